@@ -1,0 +1,163 @@
+// Payer actions: schedules, deposits, bookings, withdrawals.
+#include <payoutengine/payoutengine.hpp>
+
+namespace payoutengine {
+
+void contract::newschedule(name payer, name schedule_name, name tkcontract, asset currency,
+                           string_view memo) {
+   require_auth(payer.value);
+   check(bool(schedule_name), msg::empty_schedule_name);
+   schedules_table schedules(self_, self_.value);
+   check(!schedules.exists(schedule_name.value), msg::schedule_exists);
+   check(currency.sym.is_valid(), msg::invalid_symbol);
+   check(is_account(tkcontract.value), msg::token_contract_missing);
+   table<"stat"_n.value, token_stat_row> stat(tkcontract, currency.sym.code().value);
+   int32_t stat_itr = stat.find(currency.sym.code().value);
+   check(stat_itr >= 0, msg::token_missing);
+   check(stat.load(stat_itr).supply.sym == currency.sym, msg::precision_mismatch);
+   check(memo.size <= max_memo_bytes, msg::memo_too_long);
+
+   schedule_row s;
+   s.schedule_name = schedule_name;
+   s.payer = payer;
+   s.tkcontract = tkcontract;
+   s.currency = asset{0, currency.sym};
+   s.memo.size = memo.size;
+   memcpy(s.memo.data, memo.data, memo.size);
+   schedules.emplace(payer, s);
+
+   // The payer's funds row for this token: its existence is what makes deposits acceptable.
+   funds_row f;
+   if (find_funds(payer, tkcontract, currency.sym, f) < 0) {
+      funds_table funds(self_, payer.value);
+      uint64_t last_id = 0;
+      f.id = funds.last(&last_id) >= 0 ? last_id + 1 : 0;
+      f.tkcontract = tkcontract;
+      f.currency = f.dues = f.deposited = asset{0, currency.sym};
+      funds.emplace(payer, f);
+      funds_by_token(self_, payer.value).store(payer, f.id, f.by_token());
+   }
+   bump_revision();
+}
+
+void contract::on_transfer(name tkcontract, name from, name to, asset quantity) {
+   if (to != self_ || from == self_) return;  // forwarded notification, or our own payment
+   check(quantity.amount > 0, msg::deposit_not_positive);
+   funds_row f;
+   int32_t itr = find_funds(from, tkcontract, quantity.sym, f);
+   check(itr >= 0, msg::no_schedule_for_token);
+
+   int32_t settings_itr;
+   settings_row s = load_settings(settings_itr);
+   // floor(amount * permille / 1000) without a 128-bit product: amount < 2^62, permille < 1000.
+   int64_t fee = 0;
+   if (s.fee_permille > 0 && s.feeacc)
+      fee = (quantity.amount / 1000) * s.fee_permille + (quantity.amount % 1000) * s.fee_permille / 1000;
+   int64_t credit = quantity.amount - fee;
+   check(f.deposited.amount <= asset::max_amount - credit, msg::deposit_overflow);
+   f.deposited.amount += credit;
+   funds_table(self_, from.value).modify(itr, from, f);
+   if (fee > 0) {
+      static constexpr char fee_memo[] = "payoutengine deposit fee";
+      send_transfer(tkcontract, s.feeacc, asset{fee, quantity.sym},
+                    string_view{fee_memo, sizeof(fee_memo) - 1});
+   }
+   bump_revision();
+}
+
+void contract::book(datastream& ds, name schedule_name, bool with_memo) {
+   schedules_table schedules(self_, self_.value);
+   schedule_row sched;
+   check(schedules.get(schedule_name.value, sched), msg::unknown_schedule);
+   name payer = sched.payer;
+   require_auth(payer.value);
+
+   varuint32 n;
+   ds >> n;
+   check(n.value > 0, msg::no_records);
+
+   recipients_table recipients(self_, schedule_name.value);
+   dues_table dues(self_, schedule_name.value);
+   approvals_table approvals(self_, self_.value);
+   funds_row f;
+   int32_t funds_itr = find_funds(payer, sched.tkcontract, sched.currency.sym, f);
+   int64_t free_funds = f.deposited.amount - f.dues.amount;
+   int64_t raised = 0;  // sum of new dues in this action; never above free_funds
+
+   for (uint32_t i = 0; i < n.value; ++i) {
+      name recipient;
+      asset new_total;
+      string_view memo;
+      ds >> recipient >> new_total;
+      if (with_memo) ds >> memo;
+      check(new_total.sym == sched.currency.sym, msg::symbol_mismatch);
+      check(new_total.amount >= 0 && new_total.amount <= asset::max_amount,
+            msg::total_out_of_range);
+      check(memo.size <= max_memo_bytes, msg::memo_too_long);
+
+      recipient_row rec;
+      int32_t rec_itr = recipients.find(recipient.value);
+      if (rec_itr >= 0) rec = recipients.load(rec_itr);
+      uint64_t new_amount = uint64_t(new_total.amount);
+      if (new_amount <= rec.booked_total) continue;  // not an increase: nothing changes
+
+      check(is_account(recipient.value), msg::recipient_missing);
+      check(recipient != self_, msg::recipient_is_contract);
+      int64_t increase = int64_t(new_amount - rec.booked_total);
+      check(increase <= free_funds - raised, msg::exceeds_free_funds);
+      raised += increase;
+
+      rec.account = recipient;
+      rec.booked_total = new_amount;
+      if (rec_itr >= 0)
+         recipients.modify(rec_itr, payer, rec);
+      else
+         recipients.emplace(payer, rec);
+
+      due_row due;
+      int32_t due_itr = dues.find(recipient.value);
+      if (due_itr >= 0) {
+         // Still unpaid from an earlier booking: only bookm replaces the memo.
+         if (with_memo) {
+            due = dues.load(due_itr);
+            due.memo.size = memo.size;
+            memcpy(due.memo.data, memo.data, memo.size);
+            dues.modify(due_itr, payer, due);
+         }
+      } else {
+         due.account = recipient;
+         due.memo.size = memo.size;
+         memcpy(due.memo.data, memo.data, memo.size);
+         dues.emplace(payer, due);
+      }
+
+      if (!approvals.exists(recipient.value)) approvals.emplace(payer, approval_row{recipient, 0});
+   }
+   check(raised > 0, msg::no_total_raised);
+
+   active_table active(self_, self_.value);
+   if (!active.exists(schedule_name.value)) active.emplace(payer, active_row{schedule_name, name()});
+
+   check(f.dues.amount <= asset::max_amount - raised, msg::booking_overflow);
+   f.dues.amount += raised;
+   funds_table(self_, payer.value).modify(funds_itr, payer, f);
+   bump_revision();
+}
+
+void contract::withdraw(name payer, name tkcontract, asset quantity) {
+   require_auth(payer.value);
+   check(quantity.sym.is_valid() && quantity.amount > 0 && quantity.is_amount_within_range(),
+         msg::quantity_not_positive);
+   funds_row f;
+   int32_t itr = find_funds(payer, tkcontract, quantity.sym, f);
+   check(itr >= 0, msg::no_funds_in_token);
+   check(quantity.amount <= f.deposited.amount - f.dues.amount, msg::withdraw_exceeds_free);
+   f.deposited.amount -= quantity.amount;
+   funds_table(self_, payer.value).modify(itr, payer, f);
+   static constexpr char withdraw_memo[] = "payoutengine withdrawal";
+   send_transfer(tkcontract, payer, quantity,
+                 string_view{withdraw_memo, sizeof(withdraw_memo) - 1});
+   bump_revision();
+}
+
+}  // namespace payoutengine
