@@ -1,0 +1,169 @@
+"""The exception hierarchy of the payoutengine package.
+
+Every error the package raises on purpose is a :class:`PayoutEngineError`; the command line
+catches that base class and prints ``ErrorType: message`` without a traceback.
+
+::
+
+    PayoutEngineError
+    ├── ConfigError            invalid configuration or command-line input
+    ├── AmountError            an amount or symbol that does not parse exactly
+    ├── KeyFileError           a private key that is missing, unreadable or malformed
+    └── ChainError             anything about talking to a chain
+        ├── EndpointError      endpoint unreachable, HTTP failure, wrong chain, stale head
+        ├── TransactionError   the chain rejected a transaction (carries the assert message)
+        └── AbiError           a value that does not fit its ABI type, an unknown type
+
+Messages are full sentences; context is carried in attributes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+__all__ = [
+    "AbiError",
+    "AmountError",
+    "ChainError",
+    "ConfigError",
+    "EndpointError",
+    "KeyFileError",
+    "PayoutEngineError",
+    "TransactionError",
+]
+
+
+class PayoutEngineError(Exception):
+    """Base class of every error the package raises on purpose."""
+
+
+class ConfigError(PayoutEngineError):
+    """Configuration or command-line input is invalid; the message says how to fix it."""
+
+
+class AmountError(PayoutEngineError, ValueError):
+    """An amount, asset or symbol text does not parse exactly."""
+
+
+class KeyFileError(PayoutEngineError):
+    """A private key is missing, unreadable or malformed. Never carries the secret itself."""
+
+
+class ChainError(PayoutEngineError):
+    """Something went wrong talking to a chain."""
+
+
+class EndpointError(ChainError):
+    """An endpoint (or every endpoint) is unreachable, failing, or unhealthy.
+
+    ``endpoint`` is the URL that failed, or a comma-separated list when all of them did.
+    """
+
+    def __init__(self, message: str, *, endpoint: str) -> None:
+        super().__init__(message)
+        self.endpoint = endpoint
+
+
+class AbiError(ChainError, ValueError):
+    """A value does not fit its ABI type, or a type is unknown."""
+
+
+_ASSERT_RE = re.compile(r"assertion failure with message: (.*)", re.DOTALL)
+
+#: node error names that mean "the transaction ran out of time" — it may succeed when retried.
+CPU_EXCEEDED_NAMES = frozenset(
+    {
+        "tx_cpu_usage_exceeded",
+        "deadline_exception",
+        "leeway_deadline_exception",
+        "block_cpu_usage_exceeded",
+        "greylist_cpu_usage_exceeded",
+        "ro_trx_vm_oc_compile_temporary_failure",
+        "tx_net_usage_exceeded",
+        "block_net_usage_exceeded",
+    }
+)
+
+
+class TransactionError(ChainError):
+    """The chain rejected a transaction.
+
+    Attributes:
+        message: the contract's ``check()`` message when there is one (``"nothing due"``),
+            otherwise the node's best description.
+        code: the node's numeric error code (e.g. 3050003), or None.
+        name: the node's error name (e.g. ``"eosio_assert_message_exception"``), or None.
+        tx_id: the transaction id when known.
+        details: the node's detail messages, in order.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int | None = None,
+        name: str | None = None,
+        tx_id: str | None = None,
+        details: Sequence[str] = (),
+    ) -> None:
+        self.message = message
+        self.code = code
+        self.name = name
+        self.tx_id = tx_id
+        self.details = list(details)
+        where = f" (transaction {tx_id})" if tx_id else ""
+        label = f" [{name}]" if name else ""
+        super().__init__(f"The chain rejected the transaction{where}{label}: {message}")
+
+    @property
+    def cpu_exceeded(self) -> bool:
+        """True when the transaction ran out of CPU time or hit a deadline (retry may help)."""
+        if self.name in CPU_EXCEEDED_NAMES:
+            return True
+        text = " ".join([self.message, *self.details]).lower()
+        return "deadline exceeded" in text or "billed cpu time" in text
+
+    @property
+    def duplicate(self) -> bool:
+        """True when the node already knows this transaction id (tx_duplicate)."""
+        return self.name == "tx_duplicate" or "duplicate transaction" in self.message.lower()
+
+    @property
+    def expired(self) -> bool:
+        """True when the transaction's expiration has passed (expired_tx_exception)."""
+        return self.name == "expired_tx_exception" or "expired transaction" in self.message.lower()
+
+    @property
+    def is_assert(self) -> bool:
+        """True when a contract's ``check()`` failed; ``message`` is then its text."""
+        return self.name in {"eosio_assert_message_exception", "eosio_assert_code_exception"}
+
+    @classmethod
+    def from_response(
+        cls, body: Mapping[str, Any], *, tx_id: str | None = None
+    ) -> TransactionError:
+        """Build from a node error body ``{"code": 500, "error": {code, name, what, details}}``
+        or from a failed trace's ``except`` object."""
+        err: Mapping[str, Any] = body.get("error") or body.get("except") or body
+        details_raw = err.get("details") or []
+        details = [str(d.get("message", "")) for d in details_raw if isinstance(d, Mapping)]
+        message = ""
+        for d in details:
+            m = _ASSERT_RE.search(d)
+            if m:
+                message = m.group(1).strip()
+                break
+        if not message:
+            message = next((d for d in details if d), "") or str(
+                err.get("what") or body.get("message") or "unknown error"
+            )
+        code = err.get("code")
+        return cls(
+            message,
+            code=int(code) if isinstance(code, int) else None,
+            name=str(err["name"]) if err.get("name") else None,
+            tx_id=tx_id,
+            details=details,
+        )
