@@ -1,0 +1,225 @@
+"""The chain side of a sync: the schedule, its ``recipients`` rows, the payer's free funds,
+and the booking transactions (eosio.token ``open`` for new recipients + one ``bookm``)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from payoutengine.amounts import Asset, Symbol
+from payoutengine.client import ChainClient
+from payoutengine.errors import ConfigError, TransactionError
+from payoutengine.keys import PrivateKey
+from payoutengine.transactions import Action, SignedTransaction
+
+from .plan import Increase
+
+__all__ = ["Schedule", "ScheduleChain", "MSG_NO_TOTAL_RAISED", "MSG_EXCEEDS_FREE_FUNDS"]
+
+log = logging.getLogger(__name__)
+
+# The contract's check() messages payer sync reacts to (contract/include/payoutengine/
+# payoutengine.hpp is the source; tests/sync asserts them against the deployed contract).
+MSG_NO_TOTAL_RAISED = "no total was raised"
+MSG_EXCEEDS_FREE_FUNDS = "booking exceeds free funds"
+#: substrings of messages that mean "this account does not exist" (ours and eosio.token's)
+MSGS_NO_ACCOUNT = ("account does not exist", "recipient does not exist")
+
+#: rows per get_table_rows page when reading a whole schedule
+PAGE_SIZE = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    name: str
+    payer: str
+    tkcontract: str
+    symbol: Symbol
+    memo: str
+
+
+class ScheduleChain:
+    """One payer's view of one schedule."""
+
+    def __init__(
+        self,
+        client: ChainClient,
+        *,
+        contract: str,
+        payer: str,
+        schedule: str,
+        permission: str = "active",
+        key: PrivateKey | None = None,
+        expiration_s: int = 120,
+    ) -> None:
+        self.client = client
+        self.contract = contract
+        self.payer = payer
+        self.schedule_name = schedule
+        self.permission = permission
+        self.key = key
+        self.expiration_s = expiration_s
+        self._schedule: Schedule | None = None
+        self._info: dict[str, Any] | None = None
+
+    # -- reads --------------------------------------------------------------------------
+    @property
+    def schedule(self) -> Schedule:
+        if self._schedule is None:
+            self._schedule = self.load_schedule()
+        return self._schedule
+
+    def load_schedule(self) -> Schedule:
+        page = self.client.get_table_rows(
+            self.contract,
+            self.contract,
+            "schedules",
+            lower_bound=self.schedule_name,
+            upper_bound=self.schedule_name,
+            limit=1,
+        )
+        rows = [r for r in page["rows"] if r.get("schedule_name") == self.schedule_name]
+        if not rows:
+            raise ConfigError(
+                f"The schedule {self.schedule_name!r} does not exist in contract "
+                f"{self.contract}; create it with newschedule or fix [payer] schedule."
+            )
+        row = rows[0]
+        if row["payer"] != self.payer:
+            raise ConfigError(
+                f"The schedule {self.schedule_name!r} belongs to payer {row['payer']!r}, not "
+                f"{self.payer!r}; fix [payer] account or [payer] schedule."
+            )
+        symbol = Asset.parse(str(row["currency"])).symbol
+        precision = self.client.get_token_precision(str(row["tkcontract"]), symbol.code)
+        if precision != symbol.precision:
+            raise ConfigError(
+                f"The schedule's currency {symbol} does not match the token's precision "
+                f"{precision} in {row['tkcontract']}."
+            )
+        return Schedule(
+            self.schedule_name, self.payer, str(row["tkcontract"]), symbol, str(row["memo"])
+        )
+
+    def iter_recipients(self) -> Iterator[tuple[str, int]]:
+        """Every ``(account, booked_total)`` of the schedule, paging through the table."""
+        for row in self.client.iter_table(
+            self.contract, self.schedule_name, "recipients", page_size=PAGE_SIZE
+        ):
+            yield str(row["account"]), int(row["booked_total"])
+
+    def booked_of(self, names: Sequence[str]) -> dict[str, int]:
+        """``booked_total`` of each given recipient that has a row (one read each)."""
+        out: dict[str, int] = {}
+        for name in names:
+            page = self.client.get_table_rows(
+                self.contract,
+                self.schedule_name,
+                "recipients",
+                lower_bound=name,
+                upper_bound=name,
+                limit=1,
+            )
+            for row in page["rows"]:
+                if row["account"] == name:
+                    out[name] = int(row["booked_total"])
+        return out
+
+    def free_funds(self) -> int:
+        """``deposited − dues`` of the payer's funds row for the schedule's token."""
+        sched = self.schedule
+        for row in self.client.iter_table(self.contract, self.payer, "funds", page_size=100):
+            if row["tkcontract"] != sched.tkcontract:
+                continue
+            deposited = Asset.parse(str(row["deposited"]))
+            if deposited.symbol != sched.symbol:
+                continue
+            dues = Asset.parse(str(row["dues"]))
+            return deposited.amount - dues.amount
+        return 0
+
+    def fee_permille(self) -> int:
+        page = self.client.get_table_rows(self.contract, self.contract, "settings", limit=1)
+        rows = page["rows"]
+        return int(rows[0].get("fee_permille", 0)) if rows else 0
+
+    def account_exists(self, name: str) -> bool:
+        return self.client.get_account(name) is not None
+
+    def last_irreversible(self) -> int:
+        return int(self.client.get_info()["last_irreversible_block_num"])
+
+    # -- transactions -------------------------------------------------------------------
+    def _auth(self) -> list[str]:
+        return [f"{self.payer}@{self.permission}"]
+
+    def _keys(self) -> list[PrivateKey]:
+        if self.key is None:
+            raise ConfigError("No payer key is loaded; configure [payer] key_env or key_file.")
+        return [self.key]
+
+    def booking_actions(self, batch: Sequence[Increase]) -> list[Action]:
+        sched = self.schedule
+        actions = [
+            Action(
+                sched.tkcontract,
+                "open",
+                self._auth(),
+                {"owner": inc.recipient, "symbol": str(sched.symbol), "ram_payer": self.payer},
+            )
+            for inc in batch
+            if inc.new_recipient
+        ]
+        actions.append(
+            Action(
+                self.contract,
+                "bookm",
+                self._auth(),
+                {
+                    "schedule_name": self.schedule_name,
+                    "records": [
+                        {
+                            "recipient": inc.recipient,
+                            "new_total": str(Asset(inc.new_total, sched.symbol)),
+                            "memo": inc.memo,
+                        }
+                        for inc in batch
+                    ],
+                },
+            )
+        )
+        return actions
+
+    def refresh_info(self) -> None:
+        self._info = self.client.get_info()
+
+    def build(self, actions: Sequence[Action]) -> SignedTransaction:
+        if self._info is None:
+            self.refresh_info()
+        return self.client.build(
+            actions, self._keys(), expiration_s=self.expiration_s, info=self._info
+        )
+
+    def send(self, signed: SignedTransaction) -> Mapping[str, Any]:
+        return self.client.send(signed)
+
+    def deposit_action(self, amount: int, memo: str) -> Action:
+        sched = self.schedule
+        return Action(
+            sched.tkcontract,
+            "transfer",
+            self._auth(),
+            {
+                "from": self.payer,
+                "to": self.contract,
+                "quantity": str(Asset(amount, sched.symbol)),
+                "memo": memo,
+            },
+        )
+
+
+def is_no_account(exc: TransactionError) -> bool:
+    text = exc.message.lower()
+    return any(m in text for m in MSGS_NO_ACCOUNT)
