@@ -56,7 +56,7 @@ void contract::on_transfer(name tkcontract, name from, name to, asset quantity) 
    int64_t credit = quantity.amount - fee;
    check(f.deposited.amount <= asset::max_amount - credit, msg::deposit_overflow);
    f.deposited.amount += credit;
-   funds_table(self_, from.value).modify(itr, from, f);
+   funds_table(self_, from.value).modify(itr, same_payer, f);
    if (fee > 0) {
       static constexpr char fee_memo[] = "payoutengine deposit fee";
       send_transfer(tkcontract, s.feeacc, asset{fee, quantity.sym},

@@ -65,7 +65,7 @@ void contract::setapproval(datastream& ds, bool approved) {
       approval_row row = approvals.load(itr);
       if (row.approved == uint8_t(approved)) continue;
       row.approved = uint8_t(approved);
-      approvals.modify(itr, self_, row);  // same size: nobody is billed
+      approvals.modify(itr, same_payer, row);  // stays on the booking payer's RAM
    }
    bump_revision();
 }

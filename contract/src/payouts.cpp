@@ -9,13 +9,13 @@ void contract::pay(const schedule_row& sched, int32_t rec_itr, recipient_row& re
    int64_t amount = int64_t(rec.booked_total - rec.paid_total);
 
    rec.paid_total = rec.booked_total;
-   recipients_table(self_, schedule_name.value).modify(rec_itr, sched.payer, rec);
+   recipients_table(self_, schedule_name.value).modify(rec_itr, same_payer, rec);
 
    funds_row f;
    int32_t funds_itr = find_funds(sched.payer, sched.tkcontract, sched.currency.sym, f);
    f.dues.amount -= amount;
    f.deposited.amount -= amount;
-   funds_table(self_, sched.payer.value).modify(funds_itr, sched.payer, f);
+   funds_table(self_, sched.payer.value).modify(funds_itr, same_payer, f);
 
    dues_table dues(self_, schedule_name.value);
    due_row due = dues.load(due_itr);
@@ -72,7 +72,7 @@ bool contract::visit(const schedule_row& sched, int32_t active_itr, active_row& 
       if (is_approved(account) && has_balance_row(sched.tkcontract, account, sched.currency.sym)) {
          // Save the cursor first: pay() erases this active row when it pays the last due.
          act.cursor = name(account.value + 1);
-         active.modify(active_itr, sched.payer, act);
+         active.modify(active_itr, same_payer, act);
          recipients_table recipients(self_, sched.schedule_name.value);
          int32_t rec_itr = recipients.find(account.value);
          recipient_row rec = recipients.load(rec_itr);
@@ -84,7 +84,7 @@ bool contract::visit(const schedule_row& sched, int32_t active_itr, active_row& 
    }
    // Nothing paid: the next visit resumes where this one stopped.
    act.cursor = itr >= 0 ? dues.load(itr).account : name();
-   active.modify(active_itr, sched.payer, act);
+   active.modify(active_itr, same_payer, act);
    return false;
 }
 

@@ -37,11 +37,18 @@ class ChainError(Exception):
 
 
 def _assert_message(raw: str) -> str:
-    marker = "assertion failure with message: "
-    if marker in raw:
-        rest = raw.split(marker, 1)[1]
-        return rest.split('"', 1)[0].split("\n", 1)[0].strip()
-    return raw
+    """The first error frame with its placeholders filled in; for check() failures, its text."""
+    try:
+        err = json.loads(raw).get("except") or {}
+    except (ValueError, AttributeError):
+        return raw
+    for frame in err.get("stack", []):
+        text = str(frame.get("format", ""))
+        for key, value in (frame.get("data") or {}).items():
+            text = text.replace("${" + key + "}", str(value))
+        if text:
+            return text.removeprefix("assertion failure with message: ")
+    return str(err.get("message", raw))
 
 
 class Chain:
@@ -51,11 +58,17 @@ class Chain:
         self.t = tester
 
     # -- raw ----------------------------------------------------------------------------------
-    def push(self, account: str, action: str, args: dict[str, Any], actor: str) -> dict[str, Any]:
-        try:
-            return self.t.push_action(account, action, args, {actor: "active"})
-        except Exception as exc:  # ChainTester raises plain Exception with the node's error text
-            raise ChainError(str(exc)) from None
+    def push(self, account: str, action: str, args: Any, actor: str) -> dict[str, Any]:
+        for attempt in range(2):
+            try:
+                return self.t.push_action(account, action, args, {actor: "active"})
+            except Exception as exc:  # ChainTester raises Exception with the node's error JSON
+                err = ChainError(str(exc))
+                if '"tx_duplicate"' in err.raw and attempt == 0:
+                    self.produce()  # the same action twice in one block: sign it anew
+                    continue
+                raise err from None
+        raise AssertionError("unreachable")
 
     def push_many(self, actions: list[tuple[str, str, dict[str, Any], str]]) -> dict[str, Any]:
         acts = [self.t.gen_action(a, n, d, {actor: "active"}) for a, n, d, actor in actions]

@@ -25,6 +25,10 @@ using namespace eosio;
 static constexpr uint32_t max_memo_bytes = 256;
 using memo_string = fixed_string<max_memo_bytes>;
 
+/// Passed as the payer to modify(): keep billing whoever pays for the row now (the chain treats
+/// an empty payer that way), so rows stay on the payer's RAM whoever touches them.
+static constexpr name same_payer{};
+
 /// Largest fee: strictly below 1000 permille (100 %).
 static constexpr uint16_t fee_permille_limit = 1000;
 
