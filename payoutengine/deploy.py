@@ -1,0 +1,139 @@
+"""Deploying the payoutengine contract to a real chain: ``setcode`` + ``setabi``, adding
+``<account>@eosio.code`` to its active permission (keeping the existing keys and accounts),
+and optionally ``setadmin`` / ``setfee``."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from .abi import pack_abi
+from .client import ChainClient
+from .errors import ChainError, ConfigError
+from .keys import PrivateKey
+from .transactions import Action
+
+__all__ = ["DeployResult", "add_code_permission", "deploy_contract", "positional_args"]
+
+log = logging.getLogger(__name__)
+
+DeployResult = dict[str, Any]
+
+
+def positional_args(abi: Mapping[str, Any], action: str, values: Sequence[Any]) -> dict[str, Any]:
+    """Action data from positional values, named by the ABI's struct fields."""
+    try:
+        type_name = next(a["type"] for a in abi["actions"] if a["name"] == action)
+        fields = next(s["fields"] for s in abi["structs"] if s["name"] == type_name)
+    except StopIteration:
+        raise ChainError(f"The contract's ABI has no action {action}.") from None
+    names = [f["name"] for f in fields]
+    if len(names) != len(values):
+        raise ChainError(
+            f"The contract's {action} takes {len(names)} arguments ({', '.join(names)}), "
+            f"not {len(values)}."
+        )
+    return dict(zip(names, values, strict=True))
+
+
+def add_code_permission(
+    client: ChainClient, account: str, keys: Sequence[PrivateKey], *, permission: str = "active"
+) -> bool:
+    """Add ``account@eosio.code`` to ``account@active``, keeping what is there. Returns False
+    when it is already present."""
+    info = client.get_account(account)
+    if info is None:
+        raise ChainError(f"The account {account} does not exist on this chain.")
+    perm = next((p for p in info["permissions"] if p["perm_name"] == "active"), None)
+    if perm is None:
+        raise ChainError(f"The account {account} has no active permission.")
+    auth = perm["required_auth"]
+    accounts = list(auth.get("accounts", []))
+    code_level = {"actor": account, "permission": "eosio.code"}
+    if any(a["permission"] == code_level for a in accounts):
+        return False
+    accounts.append({"permission": code_level, "weight": int(auth["threshold"])})
+    accounts.sort(key=lambda a: (a["permission"]["actor"], a["permission"]["permission"]))
+    new_auth = {
+        "threshold": int(auth["threshold"]),
+        "keys": [{"key": k["key"], "weight": int(k["weight"])} for k in auth.get("keys", [])],
+        "accounts": [{"permission": a["permission"], "weight": int(a["weight"])} for a in accounts],
+        "waits": [
+            {"wait_sec": int(w["wait_sec"]), "weight": int(w["weight"])}
+            for w in auth.get("waits", [])
+        ],
+    }
+    client.push(
+        [
+            Action(
+                "eosio",
+                "updateauth",
+                [(account, permission)],
+                {"account": account, "permission": "active", "parent": "owner", "auth": new_auth},
+            )
+        ],
+        keys,
+    )
+    return True
+
+
+def deploy_contract(
+    client: ChainClient,
+    account: str,
+    wasm: Path,
+    abi: Path,
+    keys: Sequence[PrivateKey],
+    *,
+    permission: str = "active",
+    admin: str | None = None,
+    fee_account: str | None = None,
+    fee_permille: int | None = None,
+    admin_keys: Sequence[PrivateKey] = (),
+) -> DeployResult:
+    """Deploy (skipping ``setcode`` when the chain already runs this exact wasm), add
+    eosio.code, then ``setadmin(admin)`` and ``setfee(fee_account, fee_permille)`` when given.
+    ``setfee`` is signed by ``admin_keys`` (default: ``keys``) as ``admin@active``."""
+    try:
+        code = wasm.read_bytes()
+        abi_json = json.loads(abi.read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"The contract files cannot be read: {exc}.") from exc
+    if (fee_account is None) != (fee_permille is None):
+        raise ConfigError("Give both the fee account and the fee permille, or neither.")
+    result: DeployResult = {"account": account}
+    code_hash = hashlib.sha256(code).hexdigest()
+    auth = [(account, permission)]
+    actions: list[Action] = []
+    if client.get_code_hash(account) != code_hash:
+        actions.append(
+            Action(
+                "eosio",
+                "setcode",
+                auth,
+                {"account": account, "vmtype": 0, "vmversion": 0, "code": code},
+            )
+        )
+    actions.append(Action("eosio", "setabi", auth, {"account": account, "abi": pack_abi(abi_json)}))
+    trace = client.push(actions, keys)
+    result["transaction_id"] = trace.get("transaction_id")
+    result["code_hash"] = code_hash
+    client.invalidate_abi(account)
+    result["eosio_code_added"] = add_code_permission(client, account, keys, permission=permission)
+    if admin is not None:
+        data = positional_args(abi_json, "setadmin", [admin])
+        client.push([Action(account, "setadmin", auth, data)], keys)
+        result["admin"] = admin
+    if fee_account is not None and fee_permille is not None:
+        if admin is None:
+            raise ConfigError("Setting the fee needs the admin account (--admin).")
+        data = positional_args(abi_json, "setfee", [fee_account, fee_permille])
+        client.push(
+            [Action(account, "setfee", [(admin, "active")], data)], list(admin_keys) or keys
+        )
+        result["fee"] = {"account": fee_account, "permille": fee_permille}
+    log.info("deployed %s (code hash %s)", account, code_hash)
+    return result

@@ -1,0 +1,96 @@
+"""A real ``nodeos`` for tests under plain pytest.
+
+``local_chain`` (session scope) starts a :class:`~payoutengine.localchain.LocalChain` on a
+free loopback port in a temporary directory, bootstraps it exactly as ``payoutengine chain up``
+does (protocol features, eosio.token with TST and PAY, the freshly built contract on
+``payoutengine`` with eosio.code, admin ``pe.admin`` and fee account ``pe.fees``), and always
+stops it. The object it yields is the LocalChain: ``.url``, ``.client`` (a ChainClient),
+``.key`` (the development key) and helpers (``create_account``, ``transfer``, ``fund``,
+``deploy``, ``action``, ``push``).
+
+``new_account`` creates a fresh account with a unique name on that chain.
+
+At the end of the session every node started by this process — by the fixture, by tests, or by
+``payoutengine chain up`` subprocesses registered with :func:`register_node_pid` — must be gone;
+a survivor is killed and fails the session.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from payoutengine.localchain import LocalChain, process_group_alive
+from tests.conftest import CONTRACT_ABI, CONTRACT_WASM
+
+_EXTRA_PIDS: list[int] = []
+_names = itertools.count(1)
+
+
+def register_node_pid(pid: int) -> None:
+    """Record a node started outside this process (e.g. by a CLI subprocess)."""
+    _EXTRA_PIDS.append(pid)
+
+
+def group_alive(pgid: int) -> bool:
+    """True while any process of the group ``pgid`` exists (zombies excluded)."""
+    return process_group_alive(pgid)
+
+
+def unique_name(prefix: str = "t") -> str:
+    """A fresh valid account name: ``prefix`` + a base-5-ish counter (digits 1-5 and a-z)."""
+    n = next(_names) + os.getpid() % 1000 * 100000
+    digits = "12345abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while n:
+        n, r = divmod(n, len(digits))
+        out = digits[r] + out
+    name = (prefix + out)[:12]
+    return name
+
+
+@pytest.fixture(scope="session")
+def local_chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalChain]:
+    if not CONTRACT_WASM.is_file():
+        pytest.fail(f"{CONTRACT_WASM} is missing: run scripts/bootstrap to build the contract.")
+    chain = LocalChain(tmp_path_factory.mktemp("localchain"))
+    chain.start()
+    pid = chain.pid
+    assert pid is not None
+    try:
+        chain.bootstrap(CONTRACT_WASM, CONTRACT_ABI)
+        yield chain
+    finally:
+        chain.stop()
+    assert not group_alive(pid), f"the local node (pid {pid}) survived stop()"
+
+
+@pytest.fixture
+def new_account(local_chain: LocalChain) -> Callable[..., str]:
+    """``new_account(prefix="t") -> name``: create an account with the development key."""
+
+    def make(prefix: str = "t") -> str:
+        name = unique_name(prefix)
+        local_chain.create_account(name)
+        return name
+
+    return make
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    survivors = [p for p in {*LocalChain.started_pids, *_EXTRA_PIDS} if group_alive(p)]
+    for pgid in survivors:
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    if survivors:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        msg = f"nodeos process group(s) {survivors} outlived the test session (killed now)"
+        if reporter is not None:
+            reporter.write_line(f"ERROR: {msg}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
