@@ -1,0 +1,73 @@
+"""Payer sync against the real nodeos fixture and real SQLite / PostgreSQL ledgers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from payer_sync.report import SyncReport
+
+from .conftest import Payer, ledger, syncer
+
+
+def totals_of(rows: list[tuple]) -> dict[str, int]:  # type: ignore[type-arg]
+    out: dict[str, int] = {}
+    for r in rows:
+        out[r[0]] = out.get(r[0], 0) + r[1]
+    return out
+
+
+def test_first_sync_books_everything_second_nothing_then_incremental(
+    payer: Payer, accounts: Callable[[int], list[str]], db_url: str, state_url: str
+) -> None:
+    payer.deposit("1000.0000 TST")
+    names = accounts(250)
+    credit = ledger(db_url)
+    rows = [(n, 10_000 + i, f"salary {i}") for i, n in enumerate(names)]
+    rows += [(names[0], 5), (names[1], 1)]
+    credit(*rows)
+    expected = totals_of(rows)
+
+    s = syncer(payer.config(db_url, state_url, records_per_tx=60))
+    free0 = payer.free()
+    r1 = s.sync()
+    assert r1.ok, r1.problems()
+    assert len(r1.booked) == 250
+    assert r1.transactions == 5  # 250 records in batches of 60
+    assert payer.booked() == expected
+    assert payer.free() == free0 - sum(expected.values())
+    # the payer opened a balance row for every new recipient
+    assert all(payer.has_balance_row(n) for n in names[:5])
+
+    r2 = syncer(payer.config(db_url, state_url)).sync()
+    assert r2.ok and r2.booked == [] and r2.transactions == 0 and r2.compared == 250
+
+    credit((names[7], 3, "bonus"), (names[200], 40))
+    r3 = s.sync(full=False)
+    assert r3.mode == "incremental" and r3.ok
+    assert r3.compared == 2
+    assert {(i.recipient, i.booked, i.new_total, i.memo) for i in r3.booked} == {
+        (names[7], expected[names[7]], expected[names[7]] + 3, "bonus"),
+        (names[200], expected[names[200]], expected[names[200]] + 40, "salary 200"),
+    }
+    expected[names[7]] += 3
+    expected[names[200]] += 40
+    assert payer.booked() == expected
+    r4 = s.sync(full=False)
+    assert r4.compared == 0 and r4.booked == []
+
+
+def test_dry_run_sends_nothing(
+    payer: Payer, accounts: Callable[[int], list[str]], state_url: str, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    payer.deposit("10.0000 TST")
+    url = f"sqlite:///{tmp_path / 'l.sqlite'}"
+    names = accounts(3)
+    ledger(url)(*[(n, 100) for n in names])
+    r = syncer(payer.config(url, state_url)).sync(dry_run=True)
+    assert sorted(i.recipient for i in r.booked) == sorted(names)
+    assert r.transactions == 0
+    assert payer.booked() == {}
+
+
+def report_lines(r: SyncReport) -> list[tuple[str, str, str]]:
+    return r.problems()
