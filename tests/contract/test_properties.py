@@ -65,7 +65,7 @@ class Model:
         return self.deposited.get((payer, sym), 0) - self.dues.get((payer, sym), 0)
 
     def payable(self) -> bool:
-        for (sched, acc), rec in self.recs.items():
+        for (_sched, acc), rec in self.recs.items():
             if rec.booked > rec.paid and acc in self.approved and acc != "norow":
                 return True
         return False
