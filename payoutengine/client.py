@@ -241,13 +241,17 @@ class ChainClient:
 
     def health(self, endpoint: str | None = None) -> Health:
         """Check one endpoint (default: the first working one): chain id and head age."""
-        url = endpoint or self._candidates()[0].url
+        url = (endpoint or self._candidates()[0].url).rstrip("/")
+        ep = next((e for e in self._endpoints if e.url == url), None) or _EndpointState(url)
         try:
-            status, info = self.post("/v1/chain/get_info", {}, endpoint=url)
-        except EndpointError as exc:
-            return Health(url, False, "", 0, float("inf"), (str(exc),))
-        if status != 200:
-            return Health(url, False, "", 0, float("inf"), (f"get_info answered HTTP {status}",))
+            resp = self._raw_post(ep, "/v1/chain/get_info", {})
+            info = self._json_or_fail(resp)
+        except _EndpointFailed as exc:
+            return Health(url, False, "", 0, float("inf"), (f"{url} did not answer: {exc}",))
+        if resp.status_code != 200 or not isinstance(info, dict):
+            return Health(
+                url, False, "", 0, float("inf"), (f"get_info answered HTTP {resp.status_code}",)
+            )
         problems: list[str] = []
         chain_id = str(info.get("chain_id", ""))
         if self.expected_chain_id is not None and chain_id != self.expected_chain_id:

@@ -319,6 +319,9 @@ class LocalChain:
             "--http-server-address",
             f"{self.host}:{self.port}",
             "--http-validate-host=false",
+            # net_plugin is always loaded: keep its p2p listener on loopback, on a free port.
+            "--p2p-listen-endpoint",
+            f"{self.host}:{_free_port(self.host)}",
             "--access-control-allow-origin=*",
             "--chain-state-db-size-mb",
             "512",
@@ -400,8 +403,8 @@ class LocalChain:
             lines = self.log_path.read_text(errors="replace").splitlines()
         except OSError:
             lines = []
-        text = "\n".join(lines)
-        if "address already in use" in text.lower() or "Address already in use" in text:
+        http_port = f":{self.port} "
+        if any("already in use" in ln and http_port in ln + " " for ln in lines):
             return (
                 f"The port {self.port} on {self.host} is already in use; choose another port "
                 "(--port) or stop the program listening there."

@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import base58
+import pytest
+
+from payoutengine.abi import NATIVE_ABI, Abi
+from payoutengine.errors import KeyFileError
+from payoutengine.keys import (
+    PrivateKey,
+    load_key,
+    public_key_from_bytes,
+    public_key_to_bytes,
+    signature_to_bytes,
+)
+from payoutengine.localchain import DEV_KEY, DEV_PUBLIC_KEY
+
+
+def _k1_private(key: PrivateKey) -> str:
+    raw = base58.b58decode(key.to_wif())[1:33]
+    check = hashlib.new("ripemd160", raw + b"K1").digest()[:4]
+    return "PVT_K1_" + base58.b58encode(raw + check).decode()
+
+
+def test_dev_key_public_key() -> None:
+    assert DEV_KEY.public_key == DEV_PUBLIC_KEY
+    assert DEV_KEY.public_key_k1 == "PUB_K1_6MRyAjQq8ud7hVNYcfnVPJqcVpscN5So8BhtHuGYqET5BoDq63"
+    assert public_key_to_bytes(DEV_KEY.public_key) == public_key_to_bytes(DEV_KEY.public_key_k1)
+    assert public_key_from_bytes(DEV_KEY.public_key_bytes, legacy=False) == DEV_KEY.public_key_k1
+
+
+def test_pvt_k1_form_is_the_same_key() -> None:
+    assert PrivateKey(_k1_private(DEV_KEY)) == DEV_KEY
+
+
+def test_repr_never_shows_the_secret() -> None:
+    wif = DEV_KEY.to_wif()
+    assert wif not in repr(DEV_KEY) and wif not in str(DEV_KEY)
+    assert DEV_PUBLIC_KEY in repr(DEV_KEY)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("", id="empty"),
+        pytest.param("5KQwrPbwdL6PhXujxW37FSSQZ1JiwsST4cqQzDeyXtP79zkvFD4", id="bad-checksum"),
+        pytest.param("PVT_K1_abc", id="short-k1"),
+        pytest.param("not a key", id="garbage"),
+    ],
+)
+def test_bad_keys(text: str) -> None:
+    with pytest.raises(KeyFileError) as exc:
+        PrivateKey(text)
+    assert str(exc.value).endswith(".")
+
+
+def test_signature_is_canonical_k1() -> None:
+    sig = DEV_KEY.sign_digest_preimage(b"payload")
+    assert sig.startswith("SIG_K1_")
+    assert len(signature_to_bytes(sig)) == 65
+    # deterministic (RFC 6979 nonces)
+    assert DEV_KEY.sign_digest_preimage(b"payload") == sig
+
+
+def test_load_key_from_env_and_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PE_TEST_KEY", DEV_KEY.to_wif())
+    assert load_key("PE_TEST_KEY", None) == DEV_KEY
+    f = tmp_path / "key"
+    f.write_text("\n" + _k1_private(DEV_KEY) + "\n")
+    assert load_key(None, f) == DEV_KEY
+
+
+def test_load_key_errors_are_sentences_without_secret(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("PE_MISSING", raising=False)
+    with pytest.raises(KeyFileError, match="PE_MISSING is not set"):
+        load_key("PE_MISSING", None)
+    with pytest.raises(KeyFileError, match="cannot be read"):
+        load_key(None, tmp_path / "nope")
+    bad = "5KQwrPbwdL6PhXujxW37FSSQZ1JiwsST4cqQzDeyXtP79zkvFD4"
+    monkeypatch.setenv("PE_BAD", bad)
+    with pytest.raises(KeyFileError) as exc:
+        load_key("PE_BAD", None)
+    assert bad not in str(exc.value)
+    with pytest.raises(KeyFileError):
+        load_key(None, None)
+
+
+def test_public_key_in_abi_both_forms() -> None:
+    abi = Abi(NATIVE_ABI)
+    a = abi.encode("key_weight", {"key": DEV_PUBLIC_KEY, "weight": 1})
+    b = abi.encode("key_weight", {"key": DEV_KEY.public_key_k1, "weight": 1})
+    assert a == b and len(a) == 1 + 33 + 2
+    assert abi.decode("key_weight", a) == {"key": DEV_PUBLIC_KEY, "weight": 1}
