@@ -282,7 +282,9 @@ class Syncer:
         done = [n for n in marks if n in compare and n not in pending]
         self.state.set_marks(pending, done)
         landed = {i.recipient for i in report.booked} | {i.recipient for i in report.already}
-        self.state.clear_invalid([n for n in landed if n in cached])
+        self.state.clear_invalid(
+            landed & self.state.invalid_names(recheck_after_s=float("inf")).keys()
+        )
         if scan.watermark is not None and self.source.incremental:
             self.state.put(WATERMARK_KEY, scan.watermark)
         if report.mode == "full":

@@ -47,12 +47,12 @@ class StateStore:
     def invalid_names(self, *, recheck_after_s: float) -> dict[str, str]:
         """Names to skip now: malformed ones forever, nonexistent accounts until
         ``recheck_after_s`` has passed since they were checked."""
-        limit = utcnow() - dt.timedelta(seconds=recheck_after_s)
+        now = utcnow()
         with self.Session() as s:
             return {
                 r.recipient: r.reason
                 for r in s.scalars(select(InvalidName))
-                if r.permanent or r.checked_at > limit
+                if r.permanent or (now - r.checked_at).total_seconds() < recheck_after_s
             }
 
     def mark_invalid(self, names: dict[str, str], *, permanent: bool) -> None:
