@@ -9,8 +9,8 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 
 from payer_sync.config import RunConfig
-from payer_sync.state import StateStore
 from payer_sync.ledger import make_engine
+from payer_sync.state import StateStore
 from payoutengine.localchain import CONTRACT_ACCOUNT
 
 from .conftest import Payer, ledger, syncer, unique_name

@@ -22,7 +22,7 @@ def test_first_sync_books_everything_second_nothing_then_incremental(
     payer.deposit("1000.0000 TST")
     names = accounts(250)
     credit = ledger(db_url)
-    rows = [(n, 10_000 + i, f"salary {i}") for i, n in enumerate(names)]
+    rows: list[tuple] = [(n, 10_000 + i, f"salary {i}") for i, n in enumerate(names)]  # type: ignore[type-arg]
     rows += [(names[0], 5), (names[1], 1)]
     credit(*rows)
     expected = totals_of(rows)

@@ -1,0 +1,132 @@
+"""Crash safety, for real: the sync process is killed with SIGKILL between sending a batch and
+confirming it (and before sending one); the rerun books exactly what is missing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from payer_sync.engine import CRASH_ENV
+from payer_sync.ledger import make_engine
+from payer_sync.state import StateStore
+from payoutengine.localchain import DEV_KEY
+
+from .conftest import KEY_ENV, Payer, ledger
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def write_config(payer: Payer, tmp_path: Path, ledger_url: str, state_url: str) -> Path:
+    path = tmp_path / "sync.toml"
+    path.write_text(
+        f"""
+[chain]
+endpoints = ["{payer.chain.url}"]
+
+[payer]
+account = "{payer.name}"
+schedule = "{payer.schedule}"
+key_env = "{KEY_ENV}"
+
+[source]
+url = "{ledger_url}"
+
+[state]
+url = "{state_url}"
+
+[batch]
+records_per_tx = 10
+"""
+    )
+    return path
+
+
+def run_sync(config: Path, *args: str, crash: str | None = None) -> subprocess.CompletedProcess:  # type: ignore[type-arg]
+    env = {**os.environ, KEY_ENV: DEV_KEY.to_wif()}
+    env.pop(CRASH_ENV, None)
+    if crash:
+        env[CRASH_ENV] = crash
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "payer_sync", "-c", str(config), *args],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, always stopped below
+    )
+    try:
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+@pytest.mark.parametrize(
+    ("crash", "journaled", "recovered"),
+    [
+        # killed right after the 2nd batch was sent, before it was recorded as sent
+        pytest.param(
+            "after-send:2",
+            ["sent", "signed"],
+            "0 landed now, 2 had landed, 0 expired",
+            id="after-send",
+        ),
+        # killed after signing and journaling the 3rd batch, before sending it
+        pytest.param(
+            "before-send:3",
+            ["sent", "sent", "signed"],
+            "1 landed now, 2 had landed, 0 expired",
+            id="before-send",
+        ),
+    ],
+)
+def test_sigkill_then_rerun_books_exactly_once(
+    payer: Payer,
+    accounts: Callable[[int], list[str]],
+    tmp_path: Path,
+    state_url: str,
+    crash: str,
+    journaled: list[str],
+    recovered: str,
+) -> None:
+    payer.deposit("1000.0000 TST")
+    names = accounts(35)
+    url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    ledger(url)(*[(n, 1000 + i) for i, n in enumerate(names)])
+    expected = {n: 1000 + i for i, n in enumerate(names)}
+    deposited0, dues0 = payer.funds()
+    assert dues0 == 0
+    cfg = write_config(payer, tmp_path, url, state_url)
+
+    killed = run_sync(cfg, "once", crash=crash)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    journal = StateStore(make_engine(state_url)).journal()
+    # batches that were sent but not confirmed irreversible yet stay journaled
+    assert sorted(e.status for e in journal) == journaled
+    partial = payer.booked()
+    assert len(partial) == 20 and all(partial[n] == expected[n] for n in partial)
+
+    # credits added while the sync was down are booked too
+    ledger(url)((names[0], 5))
+    expected[names[0]] += 5
+
+    rerun = run_sync(cfg, "once")
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert recovered in rerun.stdout
+    assert payer.booked() == expected
+    # nothing booked twice: the dues on chain are exactly the database's totals
+    deposited, dues = payer.funds()
+    assert deposited == deposited0 and dues == sum(expected.values())
+    assert StateStore(make_engine(state_url)).journal() == []
+
+    again = run_sync(cfg, "once")
+    assert again.returncode == 0 and payer.booked() == expected
