@@ -31,9 +31,9 @@ class ChainError(Exception):
     """A transaction the chain rejected; ``message`` is the contract's check() text."""
 
     def __init__(self, raw: str) -> None:
-        super().__init__(raw)
         self.raw = raw
         self.message = _assert_message(raw)
+        super().__init__(self.message[:1000])
 
 
 def _assert_message(raw: str) -> str:
