@@ -291,17 +291,19 @@ class ChainClient:
         data = self.call("/v1/chain/get_code_hash", {"account_name": account})
         return str(data["code_hash"])
 
-    def get_abi(self, account: str) -> Abi | None:
-        """The account's ABI (cached; see :meth:`invalidate_abi`), or None when it has none."""
+    def get_abi(self, account: str) -> dict[str, Any]:
+        """The account's ABI JSON (cached; see :meth:`invalidate_abi`); ``{}`` when it has
+        none."""
+        abi = self.abi_for(account)
+        return dict(abi.raw) if abi is not None else {}
+
+    def abi_for(self, account: str) -> Abi | None:
+        """The account's ABI as a serializer (cached), or None when it has none."""
         if account not in self._abis:
             data = self.call("/v1/chain/get_abi", {"account_name": account})
             raw = data.get("abi")
             self._abis[account] = Abi(raw) if raw else None
         return self._abis[account]
-
-    def get_abi_json(self, account: str) -> dict[str, Any] | None:
-        abi = self.get_abi(account)
-        return dict(abi.raw) if abi else None
 
     def invalidate_abi(self, account: str | None = None) -> None:
         """Forget a cached ABI (all of them when ``account`` is None)."""
@@ -426,7 +428,7 @@ class ChainClient:
     # -- transactions -----------------------------------------------------------------------
 
     def _abi_for(self, account: str, action: str) -> Abi | None:
-        abi = self.get_abi(account)
+        abi = self.abi_for(account)
         if account == "eosio" and (abi is None or not abi.has_action(action)):
             native = Abi(NATIVE_ABI)
             if native.has_action(action):
@@ -475,12 +477,14 @@ class ChainClient:
             chain_id=chain_id,
         )
 
-    def send(self, signed: SignedTransaction) -> dict[str, Any]:
+    def send(self, signed: SignedTransaction, *, failure_trace: bool = False) -> dict[str, Any]:
         """Send a signed transaction and return the node's answer (``transaction_id`` and the
-        ``processed`` trace). A rejection raises TransactionError with the assert message."""
+        ``processed`` trace). A rejection raises TransactionError with the assert message;
+        with ``failure_trace`` the node is asked for the failed trace, and the error's
+        ``failed_actions`` and ``trace`` name the action that failed."""
         if self._send2_available:
             body = {
-                "return_failure_trace": False,
+                "return_failure_trace": failure_trace,
                 "retry_trx": False,
                 "transaction": signed.request(),
             }
@@ -497,7 +501,18 @@ class ChainClient:
         if status in (200, 202) and isinstance(data, dict):
             processed = data.get("processed") or {}
             if processed.get("except"):
-                raise TransactionError.from_response({"error": processed["except"]}, tx_id=tx_id)
+                err = TransactionError.from_response({"error": processed["except"]}, tx_id=tx_id)
+                err.failed_actions = [
+                    (
+                        str(at.get("receiver")),
+                        str((at.get("act") or {}).get("account")),
+                        str((at.get("act") or {}).get("name")),
+                    )
+                    for at in processed.get("action_traces") or []
+                    if at.get("except")
+                ]
+                err.trace = processed
+                raise err
             return data
         if isinstance(data, dict):
             raise TransactionError.from_response(data, tx_id=tx_id)

@@ -107,12 +107,19 @@ class TransactionError(ChainError):
         name: str | None = None,
         tx_id: str | None = None,
         details: Sequence[str] = (),
+        failed_actions: Sequence[tuple[str, str, str]] = (),
+        trace: Mapping[str, Any] | None = None,
     ) -> None:
         self.message = message
         self.code = code
         self.name = name
         self.tx_id = tx_id
         self.details = list(details)
+        #: (receiver, account, action) of each action trace that failed, when the node sent a
+        #: failure trace (``ChainClient.send(..., failure_trace=True)``).
+        self.failed_actions = list(failed_actions)
+        #: the failure trace itself, when there is one.
+        self.trace = trace
         where = f" (transaction {tx_id})" if tx_id else ""
         label = f" [{name}]" if name else ""
         super().__init__(f"The chain rejected the transaction{where}{label}: {message}")
@@ -145,10 +152,18 @@ class TransactionError(ChainError):
         cls, body: Mapping[str, Any], *, tx_id: str | None = None
     ) -> TransactionError:
         """Build from a node error body ``{"code": 500, "error": {code, name, what, details}}``
-        or from a failed trace's ``except`` object."""
+        or from a failed trace's ``except`` object (``{code, name, message, stack}``)."""
         err: Mapping[str, Any] = body.get("error") or body.get("except") or body
-        details_raw = err.get("details") or []
-        details = [str(d.get("message", "")) for d in details_raw if isinstance(d, Mapping)]
+        details = [
+            str(d.get("message", "")) for d in err.get("details") or [] if isinstance(d, Mapping)
+        ]
+        for entry in err.get("stack") or []:
+            if not isinstance(entry, Mapping):
+                continue
+            text = str(entry.get("format", ""))
+            for key, value in (entry.get("data") or {}).items():
+                text = text.replace("${" + str(key) + "}", str(value))
+            details.append(text)
         message = ""
         for d in details:
             m = _ASSERT_RE.search(d)
@@ -157,7 +172,7 @@ class TransactionError(ChainError):
                 break
         if not message:
             message = next((d for d in details if d), "") or str(
-                err.get("what") or body.get("message") or "unknown error"
+                err.get("what") or err.get("message") or body.get("message") or "unknown error"
             )
         code = err.get("code")
         return cls(

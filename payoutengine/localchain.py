@@ -616,7 +616,7 @@ class LocalChain:
         """Deploy payoutengine, add eosio.code, and configure admin and fee if the ABI can."""
         self.deploy(CONTRACT_ACCOUNT, contract_wasm, contract_abi)
         self.add_code_permission(CONTRACT_ACCOUNT)
-        abi = self.client.get_abi(CONTRACT_ACCOUNT)
+        abi = self.client.abi_for(CONTRACT_ACCOUNT)
         if abi is not None and abi.has_action("setadmin"):
             self.action(
                 CONTRACT_ACCOUNT,

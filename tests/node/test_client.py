@@ -248,3 +248,34 @@ def test_all_endpoints_down_names_them(bad_gateway: str) -> None:
     assert dead in str(exc.value) and bad_gateway in str(exc.value)
     assert exc.value.endpoint == f"{dead}, {bad_gateway}"
     assert str(exc.value).startswith("No chain API endpoint answered /v1/chain/get_info")
+
+
+def test_failure_trace_names_the_failed_action(local_chain: LocalChain, funded: str) -> None:
+    c = local_chain.client
+    signed = c.build(
+        [
+            _transfer(funded, "eosio", "0.0001 TST", "fine"),
+            _transfer(funded, "eosio", "1000.0000 TST", "too much"),
+        ],
+        [DEV_KEY],
+    )
+    with pytest.raises(TransactionError) as exc:
+        c.send(signed, failure_trace=True)
+    err = exc.value
+    assert err.message == "overdrawn balance"
+    assert err.tx_id == signed.id
+    assert (TOKEN_ACCOUNT, TOKEN_ACCOUNT, "transfer") in err.failed_actions
+    assert err.trace is not None and err.trace["id"] == signed.id
+
+
+def test_abi_cache(local_chain: LocalChain) -> None:
+    c = local_chain.client
+    abi = c.get_abi(TOKEN_ACCOUNT)
+    assert any(a["name"] == "transfer" for a in abi["actions"])
+    calls = c.rpc_calls
+    c.get_abi(TOKEN_ACCOUNT)
+    assert c.rpc_calls == calls
+    c.invalidate_abi(TOKEN_ACCOUNT)
+    c.get_abi(TOKEN_ACCOUNT)
+    assert c.rpc_calls == calls + 1
+    assert c.get_abi("pe.admin") == {}

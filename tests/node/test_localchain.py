@@ -49,7 +49,7 @@ def test_contract_has_eosio_code_permission(local_chain: LocalChain) -> None:
 
 
 def test_contract_abi_on_chain_matches_file(local_chain: LocalChain) -> None:
-    on_chain = local_chain.client.get_abi_json(CONTRACT_ACCOUNT)
+    on_chain = local_chain.client.get_abi(CONTRACT_ACCOUNT)
     assert on_chain is not None
     local = json.loads(CONTRACT_ABI.read_text())
     assert sorted(a["name"] for a in on_chain["actions"]) == sorted(
@@ -58,7 +58,7 @@ def test_contract_abi_on_chain_matches_file(local_chain: LocalChain) -> None:
 
 
 def test_admin_and_fee_are_configured(local_chain: LocalChain) -> None:
-    abi = local_chain.client.get_abi(CONTRACT_ACCOUNT)
+    abi = local_chain.client.abi_for(CONTRACT_ACCOUNT)
     assert abi is not None
     if not (abi.has_action("setadmin") and "settings" in abi.tables):
         pytest.fail("the contract ABI lacks setadmin or the settings table")

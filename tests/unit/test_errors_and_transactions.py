@@ -94,3 +94,18 @@ def test_permission_level_forms() -> None:
     assert [str(lv) for lv in a.levels] == ["bob@owner", "carol@active", "dave@active"]
     with pytest.raises(AbiError, match="No ABI"):
         a.packed(None)
+
+
+def test_assert_message_from_a_failure_trace_stack() -> None:
+    trace_except = {
+        "code": 3050003,
+        "name": "eosio_assert_message_exception",
+        "message": "eosio_assert_message assertion failure",
+        "stack": [
+            {"format": "assertion failure with message: ${s}", "data": {"s": "nothing due"}},
+            {"format": "pending console output: ${console}", "data": {"console": ""}},
+        ],
+    }
+    err = TransactionError.from_response({"except": trace_except})
+    assert err.message == "nothing due" and err.is_assert
+    assert err.details[1] == "pending console output: "
