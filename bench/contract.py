@@ -36,7 +36,7 @@ from tests.contract.conftest import (  # noqa: E402
 
 TX_LIMIT_US = 30_000  # nodeos max-transaction-time default
 BATCH = 50  # payments per measured transaction
-ROUNDS = 5
+ROUNDS = 9
 
 
 def emit(metric: str, value: float, unit: str, baseline: float | None) -> None:

@@ -4,7 +4,7 @@
 namespace payoutengine {
 
 void contract::pay(const schedule_row& sched, int32_t rec_itr, recipient_row& rec,
-                   int32_t due_itr) {
+                   int32_t due_itr, const due_row& due) {
    name schedule_name = sched.schedule_name;
    int64_t amount = int64_t(rec.booked_total - rec.paid_total);
 
@@ -18,7 +18,6 @@ void contract::pay(const schedule_row& sched, int32_t rec_itr, recipient_row& re
    funds_table(self_, sched.payer.value).modify(funds_itr, same_payer, f);
 
    dues_table dues(self_, schedule_name.value);
-   due_row due = dues.load(due_itr);
    dues.erase(due_itr);  // the payer gets this row's RAM back
    if (dues.lower_bound(0) < 0) {
       active_table active(self_, self_.value);
@@ -40,7 +39,9 @@ void contract::claim(name schedule_name, name recipient) {
    recipient_row rec = recipients.load(rec_itr);
    check(rec.booked_total > rec.paid_total, msg::nothing_due);
    check(has_balance_row(sched.tkcontract, recipient, sched.currency.sym), msg::no_balance_row);
-   pay(sched, rec_itr, rec, dues_table(self_, schedule_name.value).find(recipient.value));
+   dues_table dues(self_, schedule_name.value);
+   int32_t due_itr = dues.find(recipient.value);
+   pay(sched, rec_itr, rec, due_itr, dues.load(due_itr));
    bump_revision();
 }
 
@@ -64,7 +65,8 @@ bool contract::visit(const schedule_row& sched, int32_t active_itr, active_row& 
       }
       uint64_t next_key = 0;
       int32_t next = db_next_i64(itr, &next_key);
-      name account = dues.load(itr).account;
+      due_row due = dues.load(itr);
+      name account = due.account;
       if (wrapped && account.value >= start) {  // back where this visit started
          fully_scanned = true;
          break;
@@ -76,7 +78,7 @@ bool contract::visit(const schedule_row& sched, int32_t active_itr, active_row& 
          recipients_table recipients(self_, sched.schedule_name.value);
          int32_t rec_itr = recipients.find(account.value);
          recipient_row rec = recipients.load(rec_itr);
-         pay(sched, rec_itr, rec, itr);
+         pay(sched, rec_itr, rec, itr, due);
          return true;
       }
       ++skips;
@@ -98,6 +100,7 @@ void contract::runpayouts(uint16_t count) {
 
    uint32_t payments = 0;
    uint32_t skips = 0;
+   schedule_row sched;  // the schedule visited last (schedules never change)
    name first_idle;  // first schedule of the current run of fully scanned, unpayable visits
    bool nothing_payable = false;
 
@@ -114,8 +117,7 @@ void contract::runpayouts(uint16_t count) {
          nothing_payable = true;  // went round every schedule without finding a payable due
          break;
       }
-      schedule_row sched;
-      schedules.get(act.schedule_name.value, sched);
+      if (sched.schedule_name != act.schedule_name) schedules.get(act.schedule_name.value, sched);
       s.rr_cursor = act.schedule_name;
 
       bool fully_scanned = false;

@@ -276,9 +276,9 @@ class contract {
    int32_t find_funds(name payer, name tkcontract, symbol sym, funds_row& out) const;
    bool has_balance_row(name tkcontract, name account, symbol sym) const;
    bool is_approved(name account) const;
-   /// Pays `amount` of the schedule's token to `recipient` and records it everywhere.
+   /// Pays the recipient's whole due and records it everywhere (recipients, funds, dues).
    void pay(const schedule_row& sched, int32_t recipient_itr, recipient_row& rec,
-            int32_t due_itr);
+            int32_t due_itr, const due_row& due);
    void send_transfer(name tkcontract, name to, asset quantity, string_view memo);
    /// Visits one schedule for runpayouts; returns true when it paid someone.
    bool visit(const schedule_row& sched, int32_t active_itr, active_row& act,
