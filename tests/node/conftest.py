@@ -92,5 +92,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         msg = f"nodeos process group(s) {survivors} outlived the test session (killed now)"
         if reporter is not None:
+            reporter.ensure_newline()
             reporter.write_line(f"ERROR: {msg}", red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
