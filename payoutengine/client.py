@@ -481,7 +481,10 @@ class ChainClient:
         """Send a signed transaction and return the node's answer (``transaction_id`` and the
         ``processed`` trace). A rejection raises TransactionError with the assert message;
         with ``failure_trace`` the node is asked for the failed trace, and the error's
-        ``failed_actions`` and ``trace`` name the action that failed."""
+        ``failed_actions`` and ``trace`` name the action that failed.
+
+        When an endpoint fails mid-request the same bytes go to the next one: that is safe (a
+        second copy is rejected as ``duplicate``), and the caller sees that error then."""
         if self._send2_available:
             body = {
                 "return_failure_trace": failure_trace,
