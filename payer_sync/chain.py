@@ -4,10 +4,12 @@ and the booking transactions (eosio.token ``open`` for new recipients + one ``bo
 from __future__ import annotations
 
 import logging
+import struct
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from payoutengine.abi import name_to_int
 from payoutengine.amounts import Asset, Symbol
 from payoutengine.client import ChainClient
 from payoutengine.errors import ConfigError, TransactionError
@@ -161,34 +163,21 @@ class ScheduleChain:
         return [self.key]
 
     def booking_actions(self, batch: Sequence[Increase]) -> list[Action]:
+        """eosio.token ``open`` for each new recipient (the payer pays the balance row), then
+        one ``bookm``. The action data is packed here directly (fixed layouts; checked against
+        the ABIs by tests/sync/test_packing.py): a big batch packs ten times faster than
+        through the generic ABI serializer."""
         sched = self.schedule
+        auth = self._auth()
+        payer = name_to_int(self.payer)
+        sym = struct.pack("<Q", sched.symbol.raw)
         actions = [
-            Action(
-                sched.tkcontract,
-                "open",
-                self._auth(),
-                {"owner": inc.recipient, "symbol": str(sched.symbol), "ram_payer": self.payer},
-            )
+            Action(sched.tkcontract, "open", auth, pack_open(inc.recipient, sym, payer))
             for inc in batch
             if inc.new_recipient
         ]
         actions.append(
-            Action(
-                self.contract,
-                "bookm",
-                self._auth(),
-                {
-                    "schedule_name": self.schedule_name,
-                    "records": [
-                        {
-                            "recipient": inc.recipient,
-                            "new_total": str(Asset(inc.new_total, sched.symbol)),
-                            "memo": inc.memo,
-                        }
-                        for inc in batch
-                    ],
-                },
-            )
+            Action(self.contract, "bookm", auth, pack_bookm(self.schedule_name, batch, sym))
         )
         return actions
 
@@ -223,3 +212,33 @@ class ScheduleChain:
 def is_no_account(exc: TransactionError) -> bool:
     text = exc.message.lower()
     return any(m in text for m in MSGS_NO_ACCOUNT)
+
+
+def _varuint32(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        b = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def pack_open(owner: str, symbol_raw: bytes, ram_payer: int) -> bytes:
+    """eosio.token ``open(name owner, symbol symbol, name ram_payer)``."""
+    return struct.pack("<Q", name_to_int(owner)) + symbol_raw + struct.pack("<Q", ram_payer)
+
+
+def pack_bookm(schedule: str, batch: Sequence[Increase], symbol_raw: bytes) -> bytes:
+    """``bookm(name schedule_name, bookm_record[] records)``; a record is
+    ``{name recipient; asset new_total; string memo}``."""
+    parts = [struct.pack("<Q", name_to_int(schedule)), _varuint32(len(batch))]
+    for inc in batch:
+        memo = inc.memo.encode()
+        parts.append(struct.pack("<Qq", name_to_int(inc.recipient), inc.new_total))
+        parts.append(symbol_raw)
+        parts.append(_varuint32(len(memo)))
+        parts.append(memo)
+    return b"".join(parts)

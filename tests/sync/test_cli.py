@@ -1,0 +1,103 @@
+"""``payoutengine sync`` as a user runs it: exit codes, summary, no tracebacks."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+from payoutengine.localchain import DEV_KEY
+
+from .conftest import KEY_ENV, Payer, ledger
+from .test_crash import write_config
+
+REPO = Path(__file__).resolve().parents[2]
+CLI = REPO / ".venv" / "bin" / "payoutengine"
+
+
+def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, KEY_ENV: DEV_KEY.to_wif(), "COLUMNS": "200", **(env or {})}
+    proc = subprocess.Popen(
+        [str(CLI), *args],
+        cwd=REPO,
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def test_once_dry_run_then_real_then_problems(
+    payer: Payer, accounts: Callable[[int], list[str]], tmp_path: Path, state_url: str
+) -> None:
+    payer.deposit("100.0000 TST")
+    a, b = accounts(2)
+    url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    credit = ledger(url)
+    credit((a, 12_345), (b, 1))
+    cfg = write_config(payer, tmp_path, url, state_url)
+
+    dry = cli("sync", "-c", str(cfg), "once", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "recipients would book" in dry.stdout and "1.2346 TST" in dry.stdout
+    assert payer.booked() == {}
+
+    real = cli("sync", "-c", str(cfg), "once")
+    assert real.returncode == 0, real.stderr
+    assert payer.booked() == {a: 12_345, b: 1}
+
+    credit(("Not.Valid", 5))
+    bad = cli("sync", "-c", str(cfg), "once")
+    assert bad.returncode == 1
+    assert "invalid name" in bad.stdout and "Not.Valid" in bad.stdout
+    assert "Traceback" not in bad.stderr
+
+
+def test_errors_are_one_sentence_and_exit_2(payer: Payer, tmp_path: Path, state_url: str) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    cfg = write_config(payer, tmp_path, url, state_url)
+    no_key = cli("sync", "-c", str(cfg), "once", env={KEY_ENV: ""})
+    assert no_key.returncode == 2
+    assert no_key.stderr.strip() == (
+        f"KeyFileError: The environment variable {KEY_ENV} is not set or empty."
+    )
+    wrong = cli("sync", "-c", str(cfg), "once", env={"PAYER_SYNC_PAYER_SCHEDULE": "nosuchsched"})
+    assert wrong.returncode == 2
+    assert wrong.stderr.strip() == (
+        "ConfigError: The schedule 'nosuchsched' does not exist in contract payoutengine; "
+        "create it with newschedule or fix [payer] schedule."
+    )
+    missing = cli("sync", "-c", str(tmp_path / "nope.toml"), "once")
+    assert missing.returncode == 2 and missing.stderr.startswith("ConfigError: The config file")
+    assert "Traceback" not in no_key.stderr + wrong.stderr + missing.stderr
+
+
+def test_run_mode_books_new_credits_incrementally(
+    payer: Payer, accounts: Callable[[int], list[str]], tmp_path: Path, state_url: str
+) -> None:
+    payer.deposit("100.0000 TST")
+    a, b = accounts(2)
+    url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    credit = ledger(url)
+    credit((a, 100))
+    cfg = write_config(payer, tmp_path, url, state_url)
+    env = {"PAYER_SYNC_RUN_INTERVAL_S": "0.2"}
+    first = cli("-v", "sync", "-c", str(cfg), "run", "--iterations", "2", env=env)
+    assert first.returncode == 0, first.stderr
+    assert "full sync: 1 compared, 1 booked (0.0100 TST)" in first.stderr
+    assert "incremental sync: 0 compared, 0 booked" in first.stderr
+    credit((b, 7), (a, 1))
+    second = cli("-v", "sync", "-c", str(cfg), "run", "--iterations", "1", env=env)
+    assert second.returncode == 0, second.stderr
+    assert "incremental sync: 2 compared, 2 booked (0.0008 TST)" in second.stderr
+    assert payer.booked() == {a: 101, b: 7}
