@@ -23,7 +23,13 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from payoutengine.client import ChainClient
-from payoutengine.errors import ConfigError, EndpointError, KeyFileError, PayoutEngineError
+from payoutengine.errors import (
+    ChainError,
+    ConfigError,
+    EndpointError,
+    KeyFileError,
+    PayoutEngineError,
+)
 from payoutengine.keys import PrivateKey, load_key
 
 from .approvals import ApprovalsJob
@@ -178,7 +184,15 @@ class AdminDaemon:
             )
         client = self.gate.current()
         check_key(client, self.cfg, self.key)
-        settings = self.view.settings()
+        try:
+            settings = self.view.settings()
+        except EndpointError:
+            raise
+        except ChainError as e:
+            raise ConfigError(
+                f"The account {self.cfg.contract.account} does not hold the payoutengine "
+                f"contract ({e}); fix [contract] account."
+            ) from None
         if settings is None:
             raise ConfigError(
                 f"The account {self.cfg.contract.account} has no payoutengine settings row: is "

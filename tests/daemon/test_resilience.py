@@ -1,0 +1,180 @@
+"""The daemon survives SIGKILL (journal resume, exactly once) and node outages (failover)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import signal
+import subprocess
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from payoutengine import localchain
+from payoutengine.localchain import LocalChain
+from tests.conftest import CONTRACT_ABI, CONTRACT_WASM
+
+from .conftest import (
+    PE,
+    build_rejector,
+    daemon_env,
+    free_port,
+    group_alive,
+    payoutengine_cmd,
+    setup_daemon_permission,
+    start_chain,
+    unique_name,
+    wait_for,
+    write_config,
+)
+
+
+def _status(cfg: Path) -> dict:
+    res = subprocess.run(
+        payoutengine_cmd("status", "--config", str(cfg), "--json"),
+        capture_output=True,
+        text=True,
+        env=daemon_env(None),
+        timeout=60,
+    )
+    assert res.returncode == 0, res.stderr
+    return json.loads(res.stdout)
+
+
+def test_sigkill_mid_run_and_restart_pays_everything_exactly_once(
+    pe: PE, tmp_path: Path, run_daemon
+) -> None:
+    payer = pe.accounts("pyr", 1, open_token=None)[0]
+    recipients = pe.accounts("rck", 60)
+    scheds = [pe.schedule(payer, unique_name("s"), f"kill test {i}") for i in range(2)]
+    start_block = int(pe.client.get_info()["head_block_num"])
+    expected: Counter[tuple[str, str]] = Counter()
+    for i, sched in enumerate(scheds):
+        pe.book(sched, payer, {r: f"{i + 1}.{j:04d} TST" for j, r in enumerate(recipients)})
+        for j, r in enumerate(recipients):
+            expected[(r, f"{i + 1}.{j:04d} TST")] += 1
+    before = {r: pe.balance_units(r) for r in recipients}
+    total = len(recipients) * len(scheds)
+
+    def paid_count() -> int:
+        return sum(1 for s in scheds for r in recipients if pe.paid(s, r) > 0)
+
+    # Small transactions, one in flight: the run takes many blocks, so the kill lands mid-run.
+    cfg = write_config(
+        tmp_path / "admin.toml",
+        [pe.url],
+        journal=tmp_path / "journal.sqlite",
+        payouts={"start_count": 2, "max_count": 4, "max_in_flight": 1, "expiration_s": 8},
+    )
+    d1 = run_daemon(cfg, pe.daemon_key, name="first")
+    wait_for(lambda: paid_count() >= 10, timeout=60, what="the run under way", daemon=d1)
+    d1.stop(signal.SIGKILL)
+    done_at_kill = paid_count()
+    assert 0 < done_at_kill < total, "the kill must land in the middle of the run"
+
+    d2 = run_daemon(cfg, pe.daemon_key, name="second")
+    wait_for(lambda: paid_count() == total, timeout=120, what="everything paid", daemon=d2)
+
+    # Exactly once: balances grew by exactly the booked totals, and the chain shows one transfer
+    # per due (read back through the trace API).
+    for r in recipients:
+        want = sum(pe.paid(s, r) for s in scheds)
+        assert pe.balance_units(r) - before[r] == want
+    last = int(pe.client.get_info()["head_block_num"]) + 1
+    wait_for(lambda: int(pe.client.get_info()["head_block_num"]) > last, timeout=10, what="a block")
+
+    def seen() -> Counter[tuple[str, str]]:
+        return Counter(
+            (t["to"], t["quantity"])
+            for t in pe.transfers_from_contract(start_block, last)
+            if t["to"] in recipients
+        )
+
+    wait_for(lambda: seen() == expected, timeout=30, what="one transfer per due on chain")
+
+    # The journal resumed: every transaction of both runs ends irreversible, failed or expired.
+    def settled() -> dict | None:
+        st = _status(cfg)
+        tx = st["transactions"]
+        return st if tx["signed"] == tx["sent"] == tx["included"] == 0 else None
+
+    st = wait_for(settled, timeout=60, what="journal settled", daemon=d2)
+    assert st["transactions"]["irreversible"] >= 2
+    assert d2.stop() == 0
+
+
+@pytest.fixture
+def own_chain(tmp_path: Path) -> Iterator[PE]:
+    """A node of its own (this test stops and restarts it), on a fixed port."""
+    chain = start_chain(tmp_path / "node", port=free_port())
+    pid = chain.pid
+    try:
+        chain.bootstrap(CONTRACT_WASM, CONTRACT_ABI)
+        key = setup_daemon_permission(chain)
+        yield PE(chain, key, build_rejector(tmp_path))
+    finally:
+        chain.stop()
+    assert pid is not None and not group_alive(pid)
+
+
+def _port_in_use_reuseaddr(host: str, port: int) -> bool:
+    """Like localchain's check but with SO_REUSEADDR, as nodeos binds: the connections the
+    stopped node closed linger in TIME_WAIT and would otherwise block its restart for a minute."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def test_node_restart_with_a_dead_second_endpoint_waits_fails_over_and_recovers(
+    own_chain: PE, tmp_path: Path, run_daemon, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(localchain, "_port_in_use", _port_in_use_reuseaddr)
+    pe = own_chain
+    payer = pe.accounts("pyr", 1, open_token=None)[0]
+    recipients = pe.accounts("rcf", 4)
+    sched = pe.schedule(payer, unique_name("s"), "failover")
+    dead = f"http://127.0.0.1:{free_port()}"  # nothing listens here
+    cfg = write_config(
+        tmp_path / "admin.toml",
+        [dead, pe.url],  # the first endpoint is down from the start: fail over at once
+        journal=tmp_path / "journal.sqlite",
+    )
+    d = run_daemon(cfg, pe.daemon_key)
+    pe.book(sched, payer, {r: "1.0000 TST" for r in recipients})
+    wait_for(
+        lambda: all(pe.paid(sched, r) == 10_000 for r in recipients),
+        timeout=60,
+        what="first round paid",
+        daemon=d,
+    )
+
+    chain: LocalChain = pe.chain
+    chain.stop()
+    wait_for(
+        lambda: "no healthy chain endpoint" in d.log_text(),
+        timeout=30,
+        what="the daemon noticing the outage",
+        daemon=d,
+    )
+    assert d.proc.poll() is None, "the daemon must wait, not exit"
+
+    chain.start(fresh=False)
+    pe.book(sched, payer, {r: "2.5000 TST" for r in recipients})
+    wait_for(
+        lambda: all(pe.paid(sched, r) == 25_000 for r in recipients),
+        timeout=90,
+        what="second round paid after the node came back",
+        daemon=d,
+    )
+    logs = d.logs()
+    healthy = [i for i, e in enumerate(logs) if e.get("msg") == "chain endpoint healthy; sending"]
+    unhealthy = [i for i, e in enumerate(logs) if e.get("msg", "").startswith("no healthy chain")]
+    assert healthy and unhealthy and healthy[-1] > unhealthy[0]
+    assert all(e["endpoint"] == pe.url for e in (logs[i] for i in healthy))
+    assert d.stop() == 0
