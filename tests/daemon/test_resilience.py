@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import socket
 import signal
+import socket
 import subprocess
 from collections import Counter
 from collections.abc import Iterator
