@@ -106,7 +106,6 @@ class SourceConfig:
     kind: Literal["ledger", "query"] = "ledger"
     url: str = "sqlite:///ledger.sqlite"
     query: str | None = None
-    changed_query: str | None = None
     total_unit: Literal["smallest", "token"] = "smallest"
     default_memo: str = ""
 
@@ -162,7 +161,6 @@ _SECTIONS: dict[str, dict[str, type]] = {
         "kind": str,
         "url": str,
         "query": str,
-        "changed_query": str,
         "total_unit": str,
         "default_memo": str,
     },
@@ -302,7 +300,7 @@ def load_config(path: Path | None = None, *, env: Mapping[str, str] | None = Non
             '[source] kind = "query" needs [source] query = "SELECT recipient, total[, memo] '
             'FROM ...".'
         )
-    if source.kind == "ledger" and (source.query or source.changed_query):
+    if source.kind == "ledger" and source.query:
         raise ConfigError(
             '[source] query is only used with kind = "query"; remove it or set kind = "query".'
         )
