@@ -105,6 +105,9 @@ class PayoutsConfig:
     start_count: int = 50
     #: transactions sent but not yet seen in a block, at most.
     max_in_flight: int = 8
+    #: threads sending runpayouts concurrently (the node executes one while the daemon signs,
+    #: journals and reads the trace of another).
+    senders: int = 3
     #: transaction expiration, seconds after the head block time.
     expiration_s: int = 60
     #: pause after a transaction with nothing left to pay, before the next poll, seconds.
@@ -279,6 +282,8 @@ def _validate(cfg: Config) -> None:
         raise ConfigError("[payouts] start_count must lie between min_count and max_count.")
     if p.max_in_flight < 1:
         raise ConfigError("[payouts] max_in_flight must be at least 1.")
+    if not 1 <= p.senders <= 32:
+        raise ConfigError("[payouts] senders must lie between 1 and 32.")
     if not 5 <= p.expiration_s <= 3600:
         raise ConfigError("[payouts] expiration_s must lie between 5 and 3600 seconds.")
     if p.interval_s <= 0 or p.idle_recheck_s <= 0:

@@ -35,6 +35,7 @@ from sqlalchemy import (
     create_engine,
     event,
     func,
+    insert,
     select,
 )
 from sqlalchemy.engine import Engine
@@ -224,8 +225,9 @@ class Journal:
 
     @staticmethod
     def add_payments(s: Session, tx_id: str, payments: Sequence[dict[str, Any]]) -> None:
-        for p in payments:
-            s.add(Payment(tx_id=tx_id, **p))
+        if payments:
+            # One executemany through Core: hundreds of rows per transaction.
+            s.execute(insert(Payment), [{"tx_id": tx_id, **p} for p in payments])
 
     # -- poison and state ---------------------------------------------------------------------
 

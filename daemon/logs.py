@@ -67,5 +67,7 @@ def setup_logging(*, json_lines: bool, level: str) -> None:
     root.addHandler(handler)
     root.setLevel(level.upper())
     # Third-party chatter stays at WARNING.
-    for name in ("apscheduler", "httpx", "httpcore", "sqlalchemy"):
+    for name in ("httpx", "httpcore", "sqlalchemy"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    # "skipped: maximum number of running instances reached" is by design (max_instances=1).
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)

@@ -3,11 +3,18 @@
 Each run polls ``settings.revision`` and the ``active`` table (two cheap reads). When something
 is due and the state moved since the contract last answered "nothing to pay" (or
 ``idle_recheck_s`` passed — a recipient may have opened a balance row, which does not move the
-revision), it sends ``runpayouts`` transactions back to back without waiting for blocks, up to
-``max_in_flight`` not yet in a block. ``count`` adapts: halved after a CPU/deadline failure,
-grown by a quarter after a transaction that used all of it, within ``min_count..max_count``.
+revision), ``senders`` threads send ``runpayouts`` transactions back to back without waiting for
+blocks, with at most ``max_in_flight`` not yet in a block: while the node executes one, the
+daemon signs, journals and parses the next.
+
+``count`` adapts to the CPU the chain grants (:class:`CountController`): a CPU/deadline failure
+at ``c`` records ``c`` as the ceiling and cuts ``count`` to 70 % of it; a transaction that used
+its whole ``count`` grows it by a quarter, but not past 85 % of the ceiling; the ceiling itself
+is probed upwards again every so often (the chain may grant more later). Always within
+``min_count..max_count``.
+
 A transaction that fails because a recipient rejects the transfer goes to the poison handler,
-and the run carries on.
+and the run carries on; the run ends when the contract answers "nothing to pay".
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import logging
 import threading
 import time
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from payoutengine.errors import EndpointError, TransactionError
@@ -38,6 +46,61 @@ MAX_ZERO_STREAK = 20
 INFO_REUSE_S = 0.5
 
 
+class CountController:
+    """The adaptive ``count`` of runpayouts (thread-safe)."""
+
+    #: count after a CPU failure, as a share of the count that failed.
+    SHRINK = 0.7
+    #: growth stops at this share of the last count that failed.
+    HEADROOM = 0.85
+    #: successes after which the ceiling is raised by 10 % (probing for more CPU).
+    PROBE_EVERY = 40
+
+    def __init__(self, cfg: PayoutsConfig, metrics: Metrics) -> None:
+        self.min, self.max = cfg.min_count, cfg.max_count
+        self.value = cfg.start_count
+        self.ceiling: int | None = None
+        self._successes = 0
+        self._lock = threading.Lock()
+        self._metrics = metrics
+        metrics.count.set(self.value)
+
+    def failed_cpu(self, count: int) -> bool:
+        """Record a CPU/deadline failure at ``count``; False when already at the minimum."""
+        with self._lock:
+            self.ceiling = count if self.ceiling is None else min(self.ceiling, count)
+            at_min = count <= self.min
+            self.value = max(self.min, min(self.value, int(count * self.SHRINK)))
+            self._metrics.count.set(self.value)
+            return not at_min
+
+    def succeeded(self, count: int, paid: int) -> None:
+        with self._lock:
+            self._successes += 1
+            if self.ceiling is not None and self._successes % self.PROBE_EVERY == 0:
+                self.ceiling = int(self.ceiling * 1.1) + 1
+            if paid < count:
+                return  # the contract ran short of payable dues: no information about CPU
+            target = self.value + max(1, self.value // 4)
+            if self.ceiling is not None:
+                target = min(target, max(self.value, int(self.ceiling * self.HEADROOM)))
+            self.value = max(self.min, min(self.max, target))
+            self._metrics.count.set(self.value)
+
+
+class _Run:
+    """State shared by the sender threads of one drain."""
+
+    def __init__(self, info: dict[str, Any]) -> None:
+        self.lock = threading.Lock()
+        self.info = info
+        self.info_at = time.monotonic()
+        self.in_flight: deque[int] = deque()
+        self.done = threading.Event()
+        self.zero_streak = 0
+        self.cpu_failures_at_min = 0
+
+
 class PayoutsJob:
     def __init__(
         self,
@@ -57,21 +120,15 @@ class PayoutsJob:
         self.poison = poison
         self.metrics = metrics
         self.stop = stop
-        self.count = cfg.start_count
-        self.metrics.count.set(self.count)
+        self.counter = CountController(cfg, metrics)
         self._idle_revision: int | None = None
         self._idle_at = 0.0
+        self._poison_lock = threading.Lock()
         self.runs = 0
 
-    # -- count adaptation ---------------------------------------------------------------------
-
-    def _shrink(self) -> None:
-        self.count = max(self.cfg.min_count, self.count // 2)
-        self.metrics.count.set(self.count)
-
-    def _grow(self) -> None:
-        self.count = min(self.cfg.max_count, self.count + max(1, self.count // 4))
-        self.metrics.count.set(self.count)
+    @property
+    def count(self) -> int:
+        return self.counter.value
 
     # -- the job ------------------------------------------------------------------------------
 
@@ -97,85 +154,126 @@ class PayoutsJob:
             self.gate.mark_unhealthy(str(e))
 
     def _drain(self) -> None:
-        client = self.view.client
-        info: dict[str, Any] = client.get_info()
-        info_at = time.monotonic()
-        in_flight: deque[int] = deque()
-        zero_streak = 0
-        cpu_failures_at_min = 0
-        while not self.stop.is_set():
-            if time.monotonic() - info_at > INFO_REUSE_S:
-                if self.gate.client() is None:
-                    return  # unhealthy: pause sending until the gate says otherwise
-                info, info_at = client.get_info(), time.monotonic()
-            head = int(info["head_block_num"])
-            while in_flight and in_flight[0] <= head:
-                in_flight.popleft()
-            if len(in_flight) >= self.cfg.max_in_flight:
+        run = _Run(self.view.client.get_info())
+        n = self.cfg.senders
+        if n == 1:
+            self._sender_loop(run)
+            return
+        with ThreadPoolExecutor(max_workers=n, thread_name_prefix="runpayouts") as pool:
+            futures = [pool.submit(self._sender_loop, run) for _ in range(n)]
+            for f in futures:
+                f.result()
+
+    def _idle(self, run: _Run) -> None:
+        after = self.view.settings()
+        self._idle_revision = after.revision if after else None
+        self._idle_at = time.monotonic()
+        log.debug("nothing payable", extra={"revision": self._idle_revision})
+        run.done.set()
+
+    def _next_info(self, run: _Run) -> dict[str, Any] | None:
+        """A recent get_info answer, or None when the run must stop (unhealthy, done, or
+        too many transactions not yet in a block for too long)."""
+        while not (self.stop.is_set() or run.done.is_set()):
+            with run.lock:
+                fresh = time.monotonic() - run.info_at <= INFO_REUSE_S
+                info = run.info
+                head = int(info["head_block_num"])
+                while run.in_flight and run.in_flight[0] <= head:
+                    run.in_flight.popleft()
+                full = len(run.in_flight) >= self.cfg.max_in_flight
+            if fresh and not full:
+                return info
+            if full:
                 time.sleep(0.05)
-                info_at = 0.0  # refresh the head
-                continue
-            count = self.count
-            try:
-                res = self.sender.send("runpayouts", {"count": count}, info=info)
-            except TransactionError as e:
-                if e.message == NOTHING_TO_PAY:
-                    self.metrics.tx_failures.labels("nothing_to_pay").inc()
-                    after = self.view.settings()
-                    self._idle_revision = after.revision if after else None
-                    self._idle_at = time.monotonic()
-                    log.debug("nothing payable", extra={"revision": self._idle_revision})
+            if self.gate.client() is None:
+                run.done.set()  # unhealthy: pause sending until the gate says otherwise
+                return None
+            new = self.view.client.get_info()
+            with run.lock:
+                run.info, run.info_at = new, time.monotonic()
+        return None
+
+    def _sender_loop(self, run: _Run) -> None:
+        try:
+            while True:
+                info = self._next_info(run)
+                if info is None:
                     return
-                if e.expired:
-                    self.metrics.tx_failures.labels("expired").inc()
-                    info_at = 0.0
-                    continue
-                if e.cpu_exceeded:
-                    self.metrics.tx_failures.labels("cpu").inc()
-                    if count > self.cfg.min_count:
-                        self._shrink()
-                        log.info(
-                            "runpayouts ran out of CPU; shrinking count",
-                            extra={"count": self.count, "error": e.message},
-                        )
-                        continue
-                    cpu_failures_at_min += 1
-                    if self.poison.handle(e):
-                        continue
-                    if cpu_failures_at_min >= 3:
-                        log.warning(
-                            "runpayouts fails for CPU even at min_count; the admin account may "
-                            "need more CPU",
-                            extra={"count": count, "error": e.message},
-                        )
-                        return
-                    time.sleep(0.5)
-                    continue
-                # A payment rejected by its recipient (or something else entirely).
-                if self.poison.handle(e):
-                    self.metrics.tx_failures.labels("poison").inc()
-                    continue
-                self.metrics.tx_failures.labels("other").inc()
-                log.error("runpayouts was rejected", extra={"error": e.message, "tx_id": e.tx_id})
-                return
-            paid = len(res.transfers)
+                self._send_one(run, info)
+        except EndpointError as e:
+            run.done.set()
+            self.gate.mark_unhealthy(str(e))
+
+    def _send_one(self, run: _Run, info: dict[str, Any]) -> None:
+        count = self.counter.value
+        try:
+            res = self.sender.send("runpayouts", {"count": count}, info=info)
+        except TransactionError as e:
+            self._failed(run, count, e)
+            return
+        paid = len(res.transfers)
+        with run.lock:
             if res.block_num is not None:
-                in_flight.append(res.block_num)
-            log.info(
-                "runpayouts sent",
-                extra={
-                    "tx_id": res.tx_id,
-                    "count": count,
-                    "payments": paid,
-                    "cpu_us": res.cpu_usage_us,
-                },
-            )
-            cpu_failures_at_min = 0
-            if paid >= count:
-                self._grow()
-            if paid == 0:
-                zero_streak += 1
-                if zero_streak >= MAX_ZERO_STREAK:
-                    return
+                run.in_flight.append(res.block_num)
+            run.cpu_failures_at_min = 0
+            run.zero_streak = 0 if paid else run.zero_streak + 1
+            if run.zero_streak >= MAX_ZERO_STREAK:
+                run.done.set()
+        log.info(
+            "runpayouts sent",
+            extra={
+                "tx_id": res.tx_id,
+                "count": count,
+                "payments": paid,
+                "cpu_us": res.cpu_usage_us,
+            },
+        )
+        self.counter.succeeded(count, paid)
+
+    def _failed(self, run: _Run, count: int, e: TransactionError) -> None:
+        if e.message == NOTHING_TO_PAY:
+            self.metrics.tx_failures.labels("nothing_to_pay").inc()
+            self._idle(run)
+            return
+        if e.expired:
+            self.metrics.tx_failures.labels("expired").inc()
+            with run.lock:
+                run.info_at = 0.0
+            return
+        if e.cpu_exceeded:
+            self.metrics.tx_failures.labels("cpu").inc()
+            if self.counter.failed_cpu(count):
+                log.info(
+                    "runpayouts ran out of CPU; shrinking count",
+                    extra={"count": self.counter.value, "failed_count": count, "error": e.message},
+                )
+                return
+            # At min_count: a recipient burning CPU, or an account out of CPU.
+            if self._poison(e):
+                return
+            with run.lock:
+                run.cpu_failures_at_min += 1
+                give_up = run.cpu_failures_at_min >= 3
+            if give_up:
+                log.warning(
+                    "runpayouts fails for CPU even at min_count; the admin account may need "
+                    "more CPU",
+                    extra={"count": count, "error": e.message},
+                )
+                run.done.set()
             else:
-                zero_streak = 0
+                time.sleep(0.5)
+            return
+        # A payment rejected by its recipient (or something else entirely).
+        if self._poison(e):
+            self.metrics.tx_failures.labels("poison").inc()
+            return
+        self.metrics.tx_failures.labels("other").inc()
+        log.error("runpayouts was rejected", extra={"error": e.message, "tx_id": e.tx_id})
+        run.done.set()
+
+    def _poison(self, e: TransactionError) -> bool:
+        # One thread at a time: the others may fail on the same recipient meanwhile.
+        with self._poison_lock:
+            return self.poison.handle(e)

@@ -128,31 +128,47 @@ class PoisonHandler:
                     return []
         return []
 
-    def handle(self, err: TransactionError) -> list[str]:
-        """Find, unapprove and report the poison recipients; returns their names."""
+    def handle(self, err: TransactionError) -> bool:
+        """Find, unapprove and report the poison recipients behind ``err``. True when the
+        failure is explained by one (newly unapproved, or already unapproved by an earlier
+        call while this transaction was in flight)."""
         try:
             accounts = self.find(err)
         except ChainError as e:
             log.warning("could not look for a poison recipient", extra={"error": str(e)})
-            return []
+            return False
         if not accounts:
-            return []
+            return False
+        approved = dict(self._approval_rows(accounts))
+        new = [a for a in accounts if approved.get(a, False)]
+        if not new:
+            return True
         try:
-            res = self.sender.send("unapproveacc", {"accounts": accounts})
+            res = self.sender.send("unapproveacc", {"accounts": new})
             tx_id: str | None = res.tx_id
         except TransactionError as e:
             log.error(
                 "could not unapprove poison recipients",
-                extra={"accounts": accounts, "error": e.message},
+                extra={"accounts": new, "error": e.message},
             )
-            return []
+            return False
         with self.journal.session() as s:
-            for a in accounts:
+            for a in new:
                 Journal.add_poison(s, a, tx_id=tx_id, reason=err.message[:2000])
-        for a in accounts:
+        for a in new:
             self.metrics.poison.inc()
             log.error(
                 "poison recipient unapproved: its contract rejects payments; it can still claim",
                 extra={"account": a, "tx_id": tx_id, "error": err.message},
             )
-        return accounts
+        return True
+
+    def _approval_rows(self, accounts: list[str]) -> list[tuple[str, bool]]:
+        out = []
+        for a in accounts:
+            page = self.view.client.get_table_rows(
+                self.contract, self.contract, "approvals", lower_bound=a, upper_bound=a, limit=1
+            )
+            if page["rows"]:
+                out.append((a, bool(int(page["rows"][0]["approved"]))))
+        return out

@@ -247,9 +247,14 @@ class Sender:
                     for t in transfers
                 ],
             )
+        sums: dict[tuple[str, str], list[int]] = {}
         for t in transfers:
-            self.metrics.payments.labels(t.token, t.symbol).inc()
-            self.metrics.amount_sent.labels(t.token, t.symbol).inc(t.amount)
+            acc = sums.setdefault((t.token, t.symbol), [0, 0])
+            acc[0] += 1
+            acc[1] += t.amount
+        for (token, symbol), (n, amount) in sums.items():
+            self.metrics.payments.labels(token, symbol).inc(n)
+            self.metrics.amount_sent.labels(token, symbol).inc(amount)
         if transfers:
             self.metrics.payout_succeeded()
             with self.journal.session() as s:
