@@ -4,6 +4,7 @@
 
     payoutengine chain up|down|status    a local development chain (nodeos on loopback)
     payoutengine deploy ...              deploy the contract to a real chain
+    payoutengine demo [--keep]           the whole engine end to end on a local chain
     payoutengine admin|status            the admin daemon      (daemon.cli, when installed)
     payoutengine sync                    the payer's sync      (payer_sync.cli, when installed)
 
@@ -241,6 +242,32 @@ def deploy_cmd(
             admin_keys=admin_keys,
         )
     click.echo(json.dumps(result, indent=2))
+
+
+@cli.command("demo")
+@click.option(
+    "--keep", is_flag=True, help="Leave the local chain running afterwards, for exploring."
+)
+@click.option(
+    "--timeout",
+    "timeout_s",
+    type=click.FloatRange(min=0, min_open=True),
+    default=240.0,
+    show_default=True,
+    help="Give up (and stop everything) after this many seconds.",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(".localchain-demo"),
+    show_default=True,
+    help="The demo's directory: chain data, configs, databases, logs (wiped at start).",
+)
+def demo_cmd(keep: bool, timeout_s: float, data_dir: Path) -> None:
+    """Run the whole engine on a local chain: payer sync, admin daemon, payouts, claim."""
+    from .demo import run_demo
+
+    run_demo(data_dir=data_dir, keep=keep, timeout_s=timeout_s)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
