@@ -355,7 +355,7 @@ def write_config(
         "payouts": {"interval_s": 0.5, "idle_recheck_s": 2.0, "start_count": 5, "max_count": 50},
         "approvals": {"interval_s": 0.5, "batch_size": 20, "recheck_interval_s": 2.0},
         "journal": {"url": f"sqlite:///{journal}"},
-        "metrics": {"port": 0},
+        "metrics": {"port": 0, "refresh_s": 1.0},
         "log": {"json": True, "level": "INFO"},
     }
     for name, values in sections.items():

@@ -4,21 +4,28 @@ from __future__ import annotations
 
 import json
 import signal
+import sqlite3
 import subprocess
 import time
 from collections import Counter
 from pathlib import Path
 
+import httpx
+
 from payoutengine.amounts import format_amount
 
 from .conftest import (
+    EMPTY_ABI,
     PE,
     daemon_env,
+    free_port,
     payoutengine_cmd,
     unique_name,
     wait_for,
     write_config,
 )
+
+_DUES = 'payoutengine_dues_outstanding{{schedule="{sched}"}}'
 
 
 def _all_paid(pe: PE, expected: dict[tuple[str, str], int]) -> bool:
@@ -55,9 +62,38 @@ def test_bookings_across_schedules_are_all_paid_with_memo_and_amount(
     before = {r: pe.balance_units(r) for r in recipients}
 
     journal = tmp_path / "journal.sqlite"
-    cfg = write_config(tmp_path / "admin.toml", [pe.url], journal=journal)
+    metrics_port = free_port()
+    cfg = write_config(
+        tmp_path / "admin.toml", [pe.url], journal=journal, metrics={"port": metrics_port}
+    )
     d = run_daemon(cfg, pe.daemon_key)
     wait_for(lambda: _all_paid(pe, expected), timeout=60, what="every due paid", daemon=d)
+
+    # /metrics tells the same story.
+    def metrics() -> dict[str, float]:
+        body = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
+        return {
+            line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+            for line in body.splitlines()
+            if line and not line.startswith("#")
+        }
+
+    m = wait_for(
+        lambda: (lambda m: m if m.get(_DUES.format(sched=scheds["plain"])) == 0 else None)(
+            metrics()
+        ),
+        timeout=30,
+        what="the dues gauge refreshed",
+    )
+    assert m['payoutengine_payments_total{symbol="TST",token="eosio.token"}'] == len(expected)
+    assert m['payoutengine_amount_sent_units_total{symbol="TST",token="eosio.token"}'] == sum(
+        expected.values()
+    )
+    assert m["payoutengine_unapproved_accounts"] == 0
+    assert m["payoutengine_poison_recipients_total"] == 0
+    assert m["payoutengine_chain_healthy"] == 1
+    assert 0 <= m["payoutengine_seconds_since_last_successful_payout"] < 60
+    assert m['payoutengine_transactions{status="failed"}'] >= 0
 
     # Every transfer the contract made, read back from the chain (trace API, which writes a
     # block's traces shortly after the block): amount and memo, exactly once each.
@@ -110,16 +146,32 @@ def test_bookings_across_schedules_are_all_paid_with_memo_and_amount(
     assert "admin daemon stopped" in d.log_text()
 
 
+def _nothing_to_pay_seen(journal: Path) -> bool:
+    con = sqlite3.connect(journal)
+    try:
+        return bool(
+            con.execute(
+                "select count(*) from transactions where kind = 'runpayouts' "
+                "and status = 'failed' and error = 'nothing to pay'"
+            ).fetchone()[0]
+        )
+    finally:
+        con.close()
+
+
 def test_recipient_with_code_is_not_approved_nor_paid_and_can_claim(
     pe: PE, tmp_path: Path, run_daemon
 ) -> None:
     payer = pe.accounts("pyr", 1, open_token=None)[0]
     plain, with_code = pe.accounts("rcc", 2)
-    pe.deploy_rejector(with_code)  # any code at all keeps an account from automatic payouts
+    accepting = _accepting_wasm(tmp_path)
+    # A contract that accepts transfers: only the approval rule keeps it from being paid.
+    pe.chain.deploy(with_code, accepting, EMPTY_ABI)
     sched = pe.schedule(payer, unique_name("s"), "code test")
     pe.book(sched, payer, {plain: "1.0000 TST", with_code: "2.0000 TST"})
 
-    cfg = write_config(tmp_path / "admin.toml", [pe.url], journal=tmp_path / "j.sqlite")
+    journal = tmp_path / "j.sqlite"
+    cfg = write_config(tmp_path / "admin.toml", [pe.url], journal=journal)
     d = run_daemon(cfg, pe.daemon_key)
     wait_for(
         lambda: pe.paid(sched, plain) == 10_000,
@@ -127,20 +179,13 @@ def test_recipient_with_code_is_not_approved_nor_paid_and_can_claim(
         what="the plain recipient paid",
         daemon=d,
     )
-    # Give the daemon a few more cycles: the account with code stays unapproved and unpaid.
-    wait_for(lambda: d.log_text().count('"runpayouts sent"') >= 1, timeout=10, what="a payout")
-    time.sleep(3)
+    # The daemon went on until the contract had nothing payable, with_code still due.
+    wait_for(lambda: _nothing_to_pay_seen(journal), timeout=30, what="an idle payout run")
     assert pe.approved(with_code) is False
     assert pe.approved(plain) is True
     assert pe.paid(sched, with_code) == 0
 
-    # It can claim (anyone can push claim for it); the contract rejects transfers to it only
-    # because the rejector refuses them — swap in code that accepts and claim succeeds.
-    pe.chain.deploy(
-        with_code,
-        _accepting_wasm(tmp_path),
-        {"version": "eosio::abi/1.1", "structs": [], "actions": [], "tables": [], "types": []},
-    )
+    # It can claim its payment itself (anyone may push claim).
     pe.chain.action(
         "payoutengine",
         "claim",
@@ -150,6 +195,16 @@ def test_recipient_with_code_is_not_approved_nor_paid_and_can_claim(
     assert pe.paid(sched, with_code) == 20_000
     assert pe.balance_units(with_code) == 20_000
     assert pe.approved(with_code) is False
+
+    # An approved account that deploys code is unapproved by the slower re-check, with no
+    # payment involved.
+    pe.chain.deploy(plain, accepting, EMPTY_ABI)
+    wait_for(lambda: pe.approved(plain) is False, timeout=30, what="the re-check", daemon=d)
+    assert any(
+        e.get("msg") == "approved accounts deployed code; unapproving them"
+        and e.get("accounts") == [plain]
+        for e in d.logs()
+    )
     assert d.stop() == 0
 
 
@@ -187,7 +242,14 @@ def test_poison_recipient_is_unapproved_and_everyone_else_paid(
     sched1 = pe.schedule(payer, unique_name("s"), "poison one")
     sched2 = pe.schedule(payer, unique_name("s"), "poison two")
 
-    cfg = write_config(tmp_path / "admin.toml", [pe.url], journal=tmp_path / "j.sqlite")
+    # The slow re-check would also catch the new code; keep it out of the way: this test is
+    # about the payout path.
+    cfg = write_config(
+        tmp_path / "admin.toml",
+        [pe.url],
+        journal=tmp_path / "j.sqlite",
+        approvals={"recheck_interval_s": 3600.0},
+    )
     d = run_daemon(cfg, pe.daemon_key)
     # First round: everybody (still without code) is approved and paid.
     pe.book(sched1, payer, {r: "1.0000 TST" for r in recipients})
