@@ -5,15 +5,19 @@ from __future__ import annotations
 import json
 import signal
 import socket
+import sqlite3
 import subprocess
 from collections import Counter
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
+from daemon.journal import Journal
 from payoutengine import localchain
 from payoutengine.localchain import LocalChain
+from payoutengine.transactions import Action, SignedTransaction
 from tests.conftest import CONTRACT_ABI, CONTRACT_WASM
 
 from .conftest import (
@@ -29,6 +33,10 @@ from .conftest import (
     wait_for,
     write_config,
 )
+
+
+def _chain_time(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
 
 
 def _status(cfg: Path) -> dict:
@@ -177,4 +185,86 @@ def test_node_restart_with_a_dead_second_endpoint_waits_fails_over_and_recovers(
     unhealthy = [i for i, e in enumerate(logs) if e.get("msg", "").startswith("no healthy chain")]
     assert healthy and unhealthy and healthy[-1] > unhealthy[0]
     assert all(e["endpoint"] == pe.url for e in (logs[i] for i in healthy))
+    assert d.stop() == 0
+
+
+def test_journaled_but_unsent_transactions_resume_and_expired_ones_are_not_resigned(
+    pe: PE, tmp_path: Path, run_daemon
+) -> None:
+    """A crash between the journal write and the send: on restart the tracker sends the very
+    same signed bytes; a journaled transaction that expired meanwhile is marked expired and never
+    signed again. (approveacc of accounts with code: the daemon itself never signs those.)"""
+    payer = pe.accounts("pyr", 1, open_token=None)[0]
+    resent, stale = pe.accounts("rcj", 2)
+    for a in (resent, stale):
+        pe.deploy_rejector(a)
+    sched = pe.schedule(payer, unique_name("s"), "journal")
+    pe.book(sched, payer, {resent: "1.0000 TST", stale: "1.0000 TST"})
+
+    journal_path = tmp_path / "journal.sqlite"
+    journal = Journal(f"sqlite:///{journal_path}")
+    client = pe.client
+
+    def journal_only(account: str, expiration_s: int) -> SignedTransaction:
+        action = Action("payoutengine", "approveacc", ["pe.admin@payout"], {"accounts": [account]})
+        signed = client.build([action], [pe.daemon_key], expiration_s=expiration_s)
+        with journal.session() as s:
+            Journal.record_signed(
+                s,
+                tx_id=signed.id,
+                kind="approveacc",
+                data={"accounts": [account]},
+                signed_json=json.dumps(signed.to_json()),
+                expiration=signed.expiration,
+            )
+        return signed
+
+    stale_tx = journal_only(stale, 1)
+    stale_id, resent_id = stale_tx.id, journal_only(resent, 300).id
+    journal.close()
+    # Let the chain's clock pass the stale transaction's expiration.
+    wait_for(
+        lambda: (
+            _chain_time(client.get_info()["head_block_time"])
+            > stale_tx.expiration + timedelta(seconds=1)
+        ),
+        timeout=10,
+        what="the stale transaction to expire",
+    )
+
+    cfg = write_config(
+        tmp_path / "admin.toml",
+        [pe.url],
+        journal=journal_path,
+        approvals={"recheck_interval_s": 3600.0},
+    )
+    d = run_daemon(cfg, pe.daemon_key)
+
+    def rows() -> dict[str, str]:
+        con = sqlite3.connect(journal_path)
+        try:
+            return dict(con.execute("select tx_id, status from transactions").fetchall())
+        finally:
+            con.close()
+
+    wait_for(
+        lambda: rows().get(resent_id) == "irreversible" and rows().get(stale_id) == "expired",
+        timeout=60,
+        what="the journal resolved",
+        daemon=d,
+    )
+    # The identical bytes were sent and are in a block: the same transaction id is irreversible
+    # (its effect, approving an account with code, was then undone by the daemon's own re-check).
+    status = client.transaction_status(resent_id)
+    assert status is not None and status["state"] in {"IN_BLOCK", "IRREVERSIBLE"}
+    assert pe.approved(stale) is False
+    con = sqlite3.connect(journal_path)
+    try:
+        approvals_signed = [
+            json.loads(r[0])["accounts"]
+            for r in con.execute("select data from transactions where kind = 'approveacc'")
+        ]
+    finally:
+        con.close()
+    assert approvals_signed.count([stale]) == 1  # the stale one was never signed again
     assert d.stop() == 0
