@@ -81,8 +81,12 @@ def push_parallel(chain: LocalChain, batches: list[list[Action]]) -> None:
 
 
 def setup(chain: LocalChain) -> tuple[str, list[str], list[str]]:
-    auth = {"threshold": 1, "keys": [{"key": DEV_PUBLIC_KEY, "weight": 1}], "accounts": [],
-            "waits": []}
+    auth = {
+        "threshold": 1,
+        "keys": [{"key": DEV_PUBLIC_KEY, "weight": 1}],
+        "accounts": [],
+        "waits": [],
+    }
     payer = "drainpayer"
     chain.create_account(payer)
     recipients = [name_of(i) for i in range(N)]
@@ -90,33 +94,66 @@ def setup(chain: LocalChain) -> tuple[str, list[str], list[str]]:
     for i in range(0, N, 50):
         chunk = recipients[i : i + 50]
         batches.append(
-            [Action("eosio", "newaccount", ["eosio@active"],
-                    {"creator": "eosio", "name": a, "owner": auth, "active": auth})
-             for a in chunk]
-            + [Action(TOKEN, "open", ["eosio@active"],
-                      {"owner": a, "symbol": "4,TST", "ram_payer": "eosio"}) for a in chunk]
+            [
+                Action(
+                    "eosio",
+                    "newaccount",
+                    ["eosio@active"],
+                    {"creator": "eosio", "name": a, "owner": auth, "active": auth},
+                )
+                for a in chunk
+            ]
+            + [
+                Action(
+                    TOKEN,
+                    "open",
+                    ["eosio@active"],
+                    {"owner": a, "symbol": "4,TST", "ram_payer": "eosio"},
+                )
+                for a in chunk
+            ]
         )
     push_parallel(chain, batches)
     scheds = [f"drain{i + 1}" for i in range(SCHEDULES)]
     chain.transfer("eosio", payer, "1000000.0000 TST", "bench")
     for s in scheds:
-        chain.action(CONTRACT_ACCOUNT, "newschedule",
-                     {"payer": payer, "schedule_name": s, "tkcontract": TOKEN,
-                      "currency": "0.0000 TST", "memo": f"bench {s}"}, f"{payer}@active")
+        chain.action(
+            CONTRACT_ACCOUNT,
+            "newschedule",
+            {
+                "payer": payer,
+                "schedule_name": s,
+                "tkcontract": TOKEN,
+                "currency": "0.0000 TST",
+                "memo": f"bench {s}",
+            },
+            f"{payer}@active",
+        )
     chain.transfer(payer, CONTRACT_ACCOUNT, "900000.0000 TST", "deposit")
     return payer, recipients, scheds
 
 
-def book_round(chain: LocalChain, payer: str, recipients: list[str], scheds: list[str],
-               units: int) -> None:
+def book_round(
+    chain: LocalChain, payer: str, recipients: list[str], scheds: list[str], units: int
+) -> None:
     batches: list[list[Action]] = []
     for si, s in enumerate(scheds):
         mine = recipients[si::SCHEDULES]
         for i in range(0, len(mine), 200):
-            records = [{"recipient": r, "new_total": f"{format_amount(units, 4)} TST"}
-                       for r in mine[i : i + 200]]
-            batches.append([Action(CONTRACT_ACCOUNT, "book", [f"{payer}@active"],
-                                   {"schedule_name": s, "records": records})])
+            records = [
+                {"recipient": r, "new_total": f"{format_amount(units, 4)} TST"}
+                for r in mine[i : i + 200]
+            ]
+            batches.append(
+                [
+                    Action(
+                        CONTRACT_ACCOUNT,
+                        "book",
+                        [f"{payer}@active"],
+                        {"schedule_name": s, "records": records},
+                    )
+                ]
+            )
     push_parallel(chain, batches)
 
 
@@ -148,9 +185,12 @@ def journal_round(db: Path, since_id: int) -> dict[str, Any]:
         # The chain state shows the last payments as soon as the node executed them; wait for
         # the daemon to journal their outcome (no transaction left in "signed").
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and con.execute(
-            "select count(*) from transactions where status = 'signed' and id > ?", (since_id,)
-        ).fetchone()[0]:
+        while (
+            time.monotonic() < deadline
+            and con.execute(
+                "select count(*) from transactions where status = 'signed' and id > ?", (since_id,)
+            ).fetchone()[0]
+        ):
             time.sleep(0.1)
         time.sleep(0.5)
         rows = con.execute(
@@ -199,17 +239,28 @@ def main() -> None:
                 [chain.url],
                 journal=journal,
                 chain={"timeout_s": 10.0},
-                payouts={"interval_s": 0.2, "start_count": 100, "max_count": 1000,
-                         "max_in_flight": 16, "senders": SENDERS, "idle_recheck_s": 5.0},
+                payouts={
+                    "interval_s": 0.2,
+                    "start_count": 100,
+                    "max_count": 1000,
+                    "max_in_flight": 16,
+                    "senders": SENDERS,
+                    "idle_recheck_s": 5.0,
+                },
                 approvals={"interval_s": 1.0, "batch_size": 200, "recheck_interval_s": 3600.0},
                 log={"json": True, "level": "WARNING"},
             )
+
             def start_daemon() -> subprocess.Popen[bytes]:
                 with open(tmp / "daemon.log", "ab") as logf:
                     return subprocess.Popen(
                         payoutengine_cmd("admin", "--config", str(cfg)),
-                        stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
-                        env=daemon_env(key), cwd=tmp, start_new_session=True,
+                        stdin=subprocess.DEVNULL,
+                        stdout=logf,
+                        stderr=subprocess.STDOUT,
+                        env=daemon_env(key),
+                        cwd=tmp,
+                        start_new_session=True,
                     )
 
             log("round 1: new recipients (approve + pay)")

@@ -22,7 +22,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -276,11 +276,22 @@ class Sender:
 class Tracker:
     """Follows journaled transactions to irreversibility (or expiry)."""
 
-    def __init__(self, client: ChainClient, journal: Journal, sender: Sender) -> None:
+    def __init__(
+        self,
+        client: ChainClient,
+        journal: Journal,
+        sender: Sender,
+        *,
+        resend_after_s: float = 10.0,
+        stopping: Callable[[], bool] = lambda: False,
+    ) -> None:
         self.client = client
         self.journal = journal
         self.sender = sender
+        self.resend_after_s = resend_after_s
+        self.stopping = stopping
         self._status_api: bool | None = None
+        self._started = utcnow()
 
     def open_count(self) -> int:
         with self.journal.session() as s:
@@ -311,6 +322,8 @@ class Tracker:
             return blocks[num]
 
         for row in rows:
+            if self.stopping():
+                return
             try:
                 self._advance(row, head, lib, head_time, txs_in)
             except EndpointError:
@@ -330,8 +343,12 @@ class Tracker:
     ) -> None:
         expired = head_time > row.expiration
         if row.status == SIGNED and not expired:
-            # Outcome of the send unknown: re-send identical bytes (a duplicate is harmless).
-            self.sender.resend(row)
+            # Outcome of the send unknown (a crash, or the endpoint failed mid-request): re-send
+            # the identical bytes; a duplicate is harmless. Rows this process is sending right
+            # now are left alone for a while; rows of an earlier run go out at once.
+            age = utcnow() - row.created_at
+            if row.created_at < self._started or age > dt.timedelta(seconds=self.resend_after_s):
+                self.sender.resend(row)
             return
         start = row.block_num
         if row.status == INCLUDED and start is not None and start <= head:

@@ -143,7 +143,13 @@ class AdminDaemon:
             expiration_s=cfg.payouts.expiration_s,
             metrics=self.metrics,
         )
-        self.tracker = Tracker(client, self.journal, self.sender)
+        self.tracker = Tracker(
+            client,
+            self.journal,
+            self.sender,
+            resend_after_s=max(10.0, 2 * cfg.chain.timeout_s),
+            stopping=self.stop_event.is_set,
+        )
         self.poison = PoisonHandler(
             self.view,
             self.sender,
