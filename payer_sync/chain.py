@@ -9,7 +9,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from payoutengine.abi import name_to_int
+from payoutengine.abi import name_to_int, varuint32
 from payoutengine.amounts import Asset, Symbol
 from payoutengine.client import ChainClient
 from payoutengine.errors import ConfigError, TransactionError
@@ -214,18 +214,6 @@ def is_no_account(exc: TransactionError) -> bool:
     return any(m in text for m in MSGS_NO_ACCOUNT)
 
 
-def _varuint32(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
 def pack_open(owner: str, symbol_raw: bytes, ram_payer: int) -> bytes:
     """eosio.token ``open(name owner, symbol symbol, name ram_payer)``."""
     return struct.pack("<Q", name_to_int(owner)) + symbol_raw + struct.pack("<Q", ram_payer)
@@ -234,11 +222,11 @@ def pack_open(owner: str, symbol_raw: bytes, ram_payer: int) -> bytes:
 def pack_bookm(schedule: str, batch: Sequence[Increase], symbol_raw: bytes) -> bytes:
     """``bookm(name schedule_name, bookm_record[] records)``; a record is
     ``{name recipient; asset new_total; string memo}``."""
-    parts = [struct.pack("<Q", name_to_int(schedule)), _varuint32(len(batch))]
+    parts = [struct.pack("<Q", name_to_int(schedule)), varuint32(len(batch))]
     for inc in batch:
         memo = inc.memo.encode()
         parts.append(struct.pack("<Qq", name_to_int(inc.recipient), inc.new_total))
         parts.append(symbol_raw)
-        parts.append(_varuint32(len(memo)))
+        parts.append(varuint32(len(memo)))
         parts.append(memo)
     return b"".join(parts)

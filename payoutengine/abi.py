@@ -41,6 +41,7 @@ __all__ = [
     "name_to_int",
     "pack_abi",
     "unpack_abi",
+    "varuint32",
 ]
 
 _NAME_CHARS = ".12345abcdefghijklmnopqrstuvwxyz"
@@ -145,7 +146,8 @@ class _Reader:
         return value
 
 
-def _varuint32(value: int) -> bytes:
+def varuint32(value: int) -> bytes:
+    """The chain's variable-length encoding of an unsigned 32-bit integer (lengths, counts)."""
     if not 0 <= value < 1 << 32:
         raise AbiError(f"The value {value} does not fit a varuint32.")
     out = bytearray()
@@ -257,7 +259,7 @@ def _builtin_table() -> dict[str, tuple[_Enc, _Dec]]:
         n = _to_int(v, "varint32")
         if not -(1 << 31) <= n < 1 << 31:
             raise AbiError(f"The value {n} does not fit a varint32.")
-        return _varuint32(((n << 1) ^ (n >> 31)) & 0xFFFFFFFF)
+        return varuint32(((n << 1) ^ (n >> 31)) & 0xFFFFFFFF)
 
     def dec_varint32(r: _Reader) -> int:
         u = r.varuint32()
@@ -272,7 +274,7 @@ def _builtin_table() -> dict[str, tuple[_Enc, _Dec]]:
         if not isinstance(v, str):
             raise AbiError(f"The value {v!r} is not a string.")
         raw = v.encode("utf-8")
-        return _varuint32(len(raw)) + raw
+        return varuint32(len(raw)) + raw
 
     def dec_string(r: _Reader) -> str:
         raw = r.read(r.varuint32())
@@ -283,7 +285,7 @@ def _builtin_table() -> dict[str, tuple[_Enc, _Dec]]:
 
     def enc_bytes(v: Any) -> bytes:
         raw = _hex(v, "bytes")
-        return _varuint32(len(raw)) + raw
+        return varuint32(len(raw)) + raw
 
     def enc_name(v: Any) -> bytes:
         return struct.pack("<Q", name_to_int(v) if isinstance(v, str) else _to_int(v, "name"))
@@ -337,7 +339,7 @@ def _builtin_table() -> dict[str, tuple[_Enc, _Dec]]:
     table.update(
         {
             "bool": (enc_bool, dec_bool),
-            "varuint32": (lambda v: _varuint32(_to_int(v, "varuint32")), _Reader.varuint32),
+            "varuint32": (lambda v: varuint32(_to_int(v, "varuint32")), _Reader.varuint32),
             "varint32": (enc_varint32, dec_varint32),
             "float64": (enc_float64, lambda r: struct.unpack("<d", r.read(8))[0]),
             "string": (enc_string, dec_string),
@@ -469,7 +471,7 @@ class Abi:
             if isinstance(value, (str, bytes, Mapping)) or not hasattr(value, "__iter__"):
                 raise AbiError(f"The value at {path} must be a list for type {t}.")
             items = list(value)
-            out += _varuint32(len(items))
+            out += varuint32(len(items))
             for i, item in enumerate(items):
                 self._enc(t[:-2], item, out, path=f"{path}[{i}]")
         elif t in _BUILTINS:
@@ -522,7 +524,7 @@ class Abi:
         options = self.variants[t]
         if value[0] not in options:
             raise AbiError(f"The variant {t} (at {path}) has no type {value[0]!r}.")
-        out += _varuint32(options.index(value[0]))
+        out += varuint32(options.index(value[0]))
         self._enc(value[0], value[1], out, path=path)
 
     def _dec(self, type_name: str, r: _Reader) -> Any:
