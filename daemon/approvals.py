@@ -1,11 +1,14 @@
 """The approvals jobs.
 
 - :meth:`ApprovalsJob.approve_new`: accounts appear in ``approvals`` with ``approved = 0`` at
-  their first booking. Those whose code hash is zero (no contract) are approved, in batches of
-  ``batch_size``. Accounts found with code are not looked at again before
-  ``recheck_interval_s`` (they may remove their code; they can ``claim`` meanwhile).
-- :meth:`ApprovalsJob.recheck_approved`: on a slower timer, every approved account's code hash
-  is read again; any that deployed code is unapproved.
+  their first booking. The table is scanned when the revision moved, at most every
+  ``interval_s``; scans that find nobody new stretch the pause (doubling, up to 30 s). Those
+  whose code hash is zero (no contract) are approved, in batches of ``batch_size``. Accounts
+  found with code are not looked at again before ``recheck_interval_s`` (they may remove their
+  code; they can ``claim`` meanwhile).
+- :meth:`ApprovalsJob.recheck_approved`: every approved account's code hash is read again,
+  a slice per run so that a full pass takes about ``recheck_interval_s``; any account that
+  deployed code is unapproved.
 
 Code hashes are read in parallel (one request per account; the chain API has no bulk call).
 """
@@ -13,6 +16,7 @@ Code hashes are read in parallel (one request per account; the chain API has no 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Iterable
@@ -29,6 +33,9 @@ from .sender import Sender
 __all__ = ["ApprovalsJob"]
 
 log = logging.getLogger(__name__)
+
+#: the longest pause between scans of the approvals table while nothing new turns up, seconds.
+QUIET_MAX_S = 30.0
 
 
 class ApprovalsJob:
@@ -54,6 +61,12 @@ class ApprovalsJob:
         self._has_code_until: dict[str, float] = {}
         self._last_revision: int | None = None
         self._last_scan = 0.0
+        self._quiet = 0
+        self._next_scan_at = 0.0
+        self._recheck_cursor: str | None = None
+        self._approved_estimate = cfg.batch_size
+        self._seen_in_pass = 0
+        self._recheck_credit = 0.0
 
     def _code_flags(self, accounts: list[str]) -> dict[str, bool]:
         """account -> has code, read in parallel."""
@@ -93,8 +106,16 @@ class ApprovalsJob:
                 and now - self._last_scan < self.cfg.recheck_interval_s
             ):
                 return
+            # The revision also moves with every payment; after scans that found nobody new,
+            # back off (interval_s doubling, at most QUIET_MAX_S) so a long payout run does
+            # not re-read the whole table every few seconds.
+            if now < self._next_scan_at and not due_recheck:
+                return
             self._last_revision, self._last_scan = revision, now
-            unapproved = [a for a, ok in self.view.approvals() if not ok]
+            rows = list(self.view.approvals())
+            unapproved = [a for a, ok in rows if not ok]
+            # Sizes the re-check's slices (until a re-check pass has counted for itself).
+            self._approved_estimate = max(1, len(rows) - len(unapproved))
             self.metrics.unapproved.set(len(unapproved))
             to_check = [a for a in unapproved if self._has_code_until.get(a, 0.0) <= now]
             # Approve as we go, one batch at a time, so payouts can start early.
@@ -114,16 +135,46 @@ class ApprovalsJob:
                 approved += self._send_batches("approveacc", [a for a in chunk if not flags[a]])
             if approved:
                 self.metrics.unapproved.set(max(0, len(unapproved) - approved))
+            self._quiet = 0 if to_check else min(self._quiet + 1, 16)
+            delay = min(self.cfg.interval_s * (2**self._quiet - 1), QUIET_MAX_S)
+            self._next_scan_at = time.monotonic() + delay
         except EndpointError as e:
             self.gate.mark_unhealthy(str(e))
         except ChainError as e:
             log.warning("approvals run failed", extra={"error": str(e)})
 
     def recheck_approved(self) -> None:
+        """One slice of the re-check: approved accounts, from where the last slice stopped, as
+        many as make a full pass take about ``recheck_interval_s`` when this runs every
+        ``interval_s`` (a burst of one request per account would compete with the payouts)."""
         if self.stop.is_set() or self.gate.client() is None:
             return
         try:
-            approved = [a for a, ok in self.view.approvals() if ok]
+            # Accounts owed so far at the pace of one full pass per recheck_interval_s.
+            share = self.cfg.interval_s / self.cfg.recheck_interval_s
+            self._recheck_credit += self._approved_estimate * share
+            want = math.floor(self._recheck_credit)
+            if want < 1:
+                return
+            self._recheck_credit -= want
+            approved: list[str] = []
+            while len(approved) < want:
+                page = self.view.client.get_table_rows(
+                    self.view.contract,
+                    self.view.contract,
+                    "approvals",
+                    lower_bound=self._recheck_cursor,
+                    limit=min(500, max(want - len(approved), 10)),
+                )
+                approved += [str(r["account"]) for r in page["rows"] if int(r["approved"])]
+                if not page.get("more") or not page.get("next_key"):
+                    # End of the table: the pass is complete; size the next one by this one.
+                    self._approved_estimate = max(self._seen_in_pass + len(approved), 1)
+                    self._seen_in_pass = -len(approved)
+                    self._recheck_cursor = None
+                    break
+                self._recheck_cursor = str(page["next_key"])
+            self._seen_in_pass += len(approved)
             flags = self._code_flags(approved)
             with_code = [a for a in approved if flags.get(a)]
             if with_code:

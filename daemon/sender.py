@@ -351,14 +351,19 @@ class Tracker:
                 self.sender.resend(row)
             return
         start = row.block_num
-        if row.status == INCLUDED and start is not None and start <= head:
-            if start <= lib:
-                if row.tx_id in txs_in(start):
+        if start is not None and not expired:
+            # Cheap path, one cached block lookup per pass: the trace named the block.
+            if start > head:
+                return  # that block is not produced yet
+            if row.status == INCLUDED and start > lib:
+                return  # in a block; wait for irreversibility without asking again
+            if row.tx_id in txs_in(start):
+                if start <= lib:
                     self._set(row, IRREVERSIBLE)
-                    return
-                # forked out of the block it was in; look again from there
-            elif row.tx_id in txs_in(start):
+                elif row.status != INCLUDED:
+                    self._set(row, INCLUDED)
                 return
+            # Not (or no longer: forked out) in that block: search below.
         found = self._find(row, head, txs_in)
         if found is not None:
             if found <= lib:

@@ -5,7 +5,8 @@ same job at once, missed runs collapse into one):
 
 - ``payouts`` every ``[payouts] interval_s``;
 - ``tracker`` every second: follows journaled transactions to irreversibility;
-- ``approvals`` every ``[approvals] interval_s``; ``recheck`` every ``recheck_interval_s``;
+- ``approvals`` and ``recheck`` (a slice of the approved accounts; a full pass per
+  ``recheck_interval_s``) every ``[approvals] interval_s``;
 - ``gauges`` every ``[metrics] refresh_s``: dues per schedule, journal counts.
 """
 
@@ -273,7 +274,7 @@ class AdminDaemon:
             ("payouts", self.payouts.run, p.interval_s),
             ("tracker", self._track, 1.0),
             ("approvals", self.approvals.approve_new, a.interval_s),
-            ("recheck", self.approvals.recheck_approved, a.recheck_interval_s),
+            ("recheck", self.approvals.recheck_approved, a.interval_s),
             ("gauges", self.refresh_gauges, c.metrics.refresh_s),
         ]
         for name, fn, every in jobs:
