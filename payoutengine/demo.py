@@ -357,8 +357,8 @@ class Demo:
         )
         self.daemon_key = self._daemon_permission(chain)
         self.say(
-            f"{ADMIN_ACCOUNT}@{DAEMON_PERMISSION}: a fresh key for the daemon, linked only to "
-            "runpayouts, approveacc and unapproveacc"
+            f"{ADMIN_ACCOUNT}@{DAEMON_PERMISSION}: the daemon's own key, linked to runpayouts, "
+            "approveacc, unapproveacc"
         )
 
     def _daemon_permission(self, chain: LocalChain) -> PrivateKey:
@@ -439,8 +439,8 @@ class Demo:
         )
         self.say(f"deposited {' and '.join(deposits)} (fees {' and '.join(fees)} to {FEE_ACCOUNT})")
         self.say(
-            f"{len(self.credits.members)} recipient accounts, and {CONTRACT_RECIPIENT}: it holds "
-            "a contract (forwarder.wasm), so it is never paid automatically and must claim"
+            f"{len(self.credits.members)} recipient accounts; {CONTRACT_RECIPIENT} holds a "
+            "contract, so it must claim"
         )
         self._fill_database()
 
@@ -485,11 +485,16 @@ class Demo:
                 f"INSERT INTO {dividends.table} (recipient, amount) VALUES (?, ?)",
                 self.credits.credits[dividends.name],
             )
+        self.say(f"payer database {self.rel(self.db_path)}:")
         self.say(
-            f"payer database {self.rel(self.db_path)}: "
-            f"{len(self.credits.credits[rewards.name])} rewards credits (payer sync's ledger "
-            f"table {rewards.table}), {len(self.credits.credits[dividends.name])} dividend "
-            f"credits (the payer's own table {dividends.table})"
+            f"{len(self.credits.credits[rewards.name])} rewards credits in payer sync's ledger "
+            f"table {rewards.table},",
+            indent=4,
+        )
+        self.say(
+            f"{len(self.credits.credits[dividends.name])} dividend credits in the payer's own "
+            f"table {dividends.table}",
+            indent=4,
         )
         self.say(
             f"one recipient in it, [bold]{INVALID_NAME}[/bold], is not a valid account name "
