@@ -300,6 +300,12 @@ def main() -> None:
             emit("max_payments_per_transaction", r2["max_payments_per_tx"], "payments")
             emit("daemon_cpu_per_payment", round(daemon_cpu / r2["payments"] * 1e6, 1), "us")
             emit("node_cpu_share", round(node_cpu / (t3 - t2), 3), "cores")
+        except BaseException:
+            log_path = tmp / "daemon.log"
+            if log_path.exists():
+                tail = log_path.read_text(errors="replace").splitlines()[-30:]
+                log("daemon log (last lines):\n" + "\n".join(tail))
+            raise
         finally:
             if daemon is not None and daemon.poll() is None:
                 os.killpg(daemon.pid, signal.SIGTERM)

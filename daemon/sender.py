@@ -247,6 +247,8 @@ class Sender:
                     for t in transfers
                 ],
             )
+            if transfers:
+                Journal.set_state(s, "last_payout", str(time.time()))
         sums: dict[tuple[str, str], list[int]] = {}
         for t in transfers:
             acc = sums.setdefault((t.token, t.symbol), [0, 0])
@@ -257,8 +259,6 @@ class Sender:
             self.metrics.amount_sent.labels(token, symbol).inc(amount)
         if transfers:
             self.metrics.payout_succeeded()
-            with self.journal.session() as s:
-                Journal.set_state(s, "last_payout", str(time.time()))
         return result
 
     def resend(self, row: JournalTx) -> None:
