@@ -47,11 +47,13 @@ class HealthGate:
         self._clients: dict[str, ChainClient] = {}
         self._probe = ChainClient(
             self.endpoints,
-            timeout=min(timeout_s, 3.0),
+            timeout=min(timeout_s, 2.0),
             max_head_age_s=max_head_age_s,
             expected_chain_id=self.chain_id,
         )
         self.last_problems: list[str] = []
+        self._failures: dict[str, int] = {}
+        self._retry_at: dict[str, float] = {}
 
     def _client_for(self, first: str) -> ChainClient:
         if first not in self._clients:
@@ -65,10 +67,25 @@ class HealthGate:
         return self._clients[first]
 
     def check(self) -> Health | None:
-        """Probe the endpoints in order; the first healthy one becomes current."""
+        """Probe the endpoints in order; the first healthy one becomes current. An endpoint that
+        failed is probed again only after a back-off (doubling up to 30 s) while another one is
+        healthy, so a dead preferred endpoint does not slow every check down."""
         problems: list[str] = []
+        now = time.monotonic()
+        with self._lock:
+            serving = self._healthy
         for url in self.endpoints:
+            if serving and url != self._current and self._retry_at.get(url, 0.0) > now:
+                problems.append(f"{url}: skipped (failed recently)")
+                continue
             h = self._probe.health(url)
+            if not h.ok:
+                n = self._failures.get(url, 0) + 1
+                self._failures[url] = n
+                self._retry_at[url] = now + min(30.0, 2.0 ** (n - 1))
+            else:
+                self._failures.pop(url, None)
+                self._retry_at.pop(url, None)
             if h.ok:
                 if self.chain_id is None:
                     # Learn the chain id once; from now on every endpoint must serve it.

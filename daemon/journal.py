@@ -101,6 +101,8 @@ class JournalTx(Base):
     sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     #: block the node executed it in (from the trace), then the block it was found in.
     block_num: Mapped[int | None] = mapped_column(BigInteger)
+    #: head block when it was signed: where a search for it starts when nothing else is known.
+    search_from: Mapped[int | None] = mapped_column(BigInteger)
     cpu_usage_us: Mapped[int | None] = mapped_column(Integer)
     #: payments made (inline transfers seen in the trace).
     payments: Mapped[int] = mapped_column(Integer, default=0)
@@ -182,6 +184,7 @@ class Journal:
         data: Any,
         signed_json: str,
         expiration: dt.datetime,
+        search_from: int | None = None,
     ) -> JournalTx:
         now = utcnow()
         row = JournalTx(
@@ -193,6 +196,7 @@ class Journal:
             created_at=now,
             updated_at=now,
             expiration=_naive_utc(expiration),
+            search_from=search_from,
             payments=0,
             send_attempts=0,
         )

@@ -50,6 +50,11 @@ __all__ = ["FailedTransaction", "SendResult", "Sender", "Tracker", "send_with_fa
 log = logging.getLogger(__name__)
 
 
+#: blocks searched for a transaction whose send outcome is unknown, when the node offers no
+#: transaction status API (a transaction lives at most expiration_s; 2 blocks a second).
+MAX_BLIND_SEARCH_BLOCKS = 7200
+
+
 class FailedTransaction(TransactionError):
     """A rejected transaction whose failure trace the node returned. ``failed_at`` lists
     ``(receiver, account, action)`` of the action traces that raised, innermost last."""
@@ -180,6 +185,7 @@ class Sender:
         """Sign, journal, send one action of the contract. Raises TransactionError (journaled
         as failed) or EndpointError (left ``signed`` for the tracker). ``info``: a recent
         ``get_info`` answer to build on (saves a request per transaction)."""
+        info = info or self.client.get_info()
         signed = self._build_unique([self.action(kind, data)], info)
         with self.journal.session() as s:
             Journal.record_signed(
@@ -189,6 +195,7 @@ class Sender:
                 data=dict(data),
                 signed_json=json.dumps(signed.to_json()),
                 expiration=signed.expiration,
+                search_from=int(info["head_block_num"]),
             )
         return self._send_journaled(signed, kind)
 
@@ -394,11 +401,18 @@ class Tracker:
             if state in {"LOCALLY_EXECUTED", "UNKNOWN", "FORKED_OUT", "FAILED"}:
                 return None
         # Without the status API: the trace names the block the node executed it in; it lands
-        # there or, when that block filled up, in one of the next few.
-        start = row.block_num
-        if start is None:
+        # there or, when that block filled up, in one of the next few. With no trace (the send's
+        # outcome is unknown), search from the head block at signing time.
+        if row.block_num is not None:
+            start, last = row.block_num, row.block_num + 10
+        elif row.search_from is not None:
+            # It cannot be in a block after its expiration (blocks every 0.5 s).
+            lifetime = (row.expiration - row.created_at).total_seconds()
+            span = min(MAX_BLIND_SEARCH_BLOCKS, int(lifetime * 2) + 4)
+            start, last = row.search_from, row.search_from + span
+        else:
             return None
-        for num in range(start, min(head, start + 10) + 1):
+        for num in range(start, min(head, last) + 1):
             if row.tx_id in txs_in(num):
                 return num
         return None

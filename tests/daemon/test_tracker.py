@@ -1,0 +1,150 @@
+"""The tracker's state machine, on a node without the transaction status API (blocks only).
+
+The chain is replaced here because the test is about the journal's state machine; talking to
+a real node is covered by the end-to-end tests (which use get_transaction_status)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from daemon.journal import Journal, utcnow
+from daemon.sender import Tracker
+
+
+class FakeChain:
+    def __init__(self) -> None:
+        self.head = 100
+        self.lib = 90
+        self.time = utcnow()
+        self.blocks: dict[int, list[str]] = {}
+        self.resent: list[str] = []
+
+    def get_info(self) -> dict[str, Any]:
+        return {
+            "head_block_num": self.head,
+            "last_irreversible_block_num": self.lib,
+            "head_block_time": self.time.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3],
+        }
+
+    def get_block(self, num: int) -> dict[str, Any]:
+        return {"transactions": [{"trx": {"id": t}} for t in self.blocks.get(num, [])]}
+
+    def transaction_status(self, tx_id: str) -> None:
+        return None  # the node does not track finality
+
+
+class FakeSender:
+    def __init__(self, chain: FakeChain) -> None:
+        self.chain = chain
+
+    def resend(self, row: Any) -> None:
+        self.chain.resent.append(row.tx_id)
+
+
+def _journal(tmp: Path) -> Journal:
+    return Journal(f"sqlite:///{tmp / 'j.sqlite'}")
+
+
+def _add(
+    j: Journal,
+    tx: str,
+    status: str,
+    *,
+    block: int | None,
+    search_from: int,
+    expires_in: float,
+    created_ago: float = 60.0,
+) -> None:
+    now = utcnow()
+    with j.session() as s:
+        row = Journal.record_signed(
+            s,
+            tx_id=tx,
+            kind="runpayouts",
+            data={"count": 1},
+            signed_json="{}",
+            expiration=now + dt.timedelta(seconds=expires_in),
+            search_from=search_from,
+        )
+        row.created_at = now - dt.timedelta(seconds=created_ago)
+        row.status = status
+        row.block_num = block
+    if status == "sent":
+        with j.session() as s:
+            Journal.add_payments(
+                s,
+                tx,
+                [
+                    {
+                        "token": "eosio.token",
+                        "recipient": "alice",
+                        "amount": 1,
+                        "symbol": "TST",
+                        "precision": 4,
+                        "memo": "",
+                    }
+                ],
+            )
+
+
+def _status(j: Journal) -> dict[str, tuple[str, int | None]]:
+    from sqlalchemy import select
+
+    from daemon.journal import JournalTx
+
+    with j.session() as s:
+        return {r.tx_id: (r.status, r.block_num) for r in s.scalars(select(JournalTx))}
+
+
+def test_blocks_only_state_machine(tmp_path: Path) -> None:
+    chain = FakeChain()
+    j = _journal(tmp_path)
+    tracker = Tracker(chain, j, FakeSender(chain))  # type: ignore[arg-type]
+    # sent in block 99, included there; sent in 100, landed in 101 (block full); dropped one.
+    _add(j, "a" * 64, "sent", block=99, search_from=98, expires_in=30)
+    _add(j, "b" * 64, "sent", block=100, search_from=99, expires_in=30)
+    _add(j, "c" * 64, "sent", block=100, search_from=99, expires_in=30)
+    # outcome unknown, from an earlier run: re-sent as is; another that is in block 97 already.
+    _add(j, "d" * 64, "signed", block=None, search_from=95, expires_in=30)
+    _add(j, "e" * 64, "signed", block=None, search_from=95, expires_in=-5)
+    chain.blocks = {99: ["a" * 64], 97: ["e" * 64]}
+
+    tracker.run_once()
+    st = _status(j)
+    assert st["a" * 64] == ("included", 99)
+    assert st["b" * 64][0] == "sent"  # not in 100 (not produced yet): wait
+    assert chain.resent == ["d" * 64]  # identical bytes, never re-signed
+    assert st["e" * 64] == ("included", 97)  # expired but found by the blind search
+
+    chain.head, chain.lib = 103, 99
+    chain.blocks[101] = ["b" * 64]
+    chain.time += dt.timedelta(seconds=60)  # everything still open is past its expiration
+    tracker.run_once()
+    st = _status(j)
+    assert st["a" * 64] == ("irreversible", 99)
+    assert st["b" * 64] == ("included", 101)
+    assert st["c" * 64][0] == "expired"  # never in a block: expired, its payments forgotten
+    assert st["d" * 64][0] == "expired"
+    with j.session() as s:
+        from sqlalchemy import func, select
+
+        from daemon.journal import Payment
+
+        assert (
+            s.scalar(select(func.count()).select_from(Payment).where(Payment.tx_id == "c" * 64))
+            == 0
+        )
+        assert (
+            s.scalar(select(func.count()).select_from(Payment).where(Payment.tx_id == "a" * 64))
+            == 1
+        )
+
+    # A fork takes b out of block 101; it shows up again in 102 and becomes irreversible there.
+    chain.blocks[101] = []
+    chain.blocks[102] = ["b" * 64]
+    chain.lib = 102
+    tracker.run_once()
+    assert _status(j)["b" * 64] == ("irreversible", 102)
+    j.close()
