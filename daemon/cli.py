@@ -91,6 +91,8 @@ def status(config_path: str | None, as_json: bool) -> None:
     """Show dues, approvals, transactions, payments and poison recipients."""
     from .status import collect_status, render_status
 
+    # The command reports an unreachable chain itself, in one line.
+    logging.getLogger("payoutengine.client").setLevel(logging.ERROR)
     try:
         cfg = _load(config_path)
         st = collect_status(cfg)

@@ -3,6 +3,7 @@ no traceback, no secret in the output."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -126,3 +127,30 @@ def test_bad_keys_are_refused(pe: PE, tmp_path: Path) -> None:
     )
     res = _admin(cfg3, daemon_env(pe.daemon_key))
     _assert_clean_failure(res, 2, "ConfigError:", "does not hold the payoutengine contract")
+
+
+def test_status_with_unreachable_chain_shows_the_journal_and_exits_3(tmp_path: Path) -> None:
+    dead = [f"http://127.0.0.1:{free_port()}"]
+    cfg = write_config(tmp_path / "admin.toml", dead, journal=tmp_path / "j.sqlite")
+    res = subprocess.run(
+        payoutengine_cmd("status", "--config", str(cfg), "--json"),
+        capture_output=True,
+        text=True,
+        env=daemon_env(None),
+        timeout=60,
+    )
+    assert res.returncode == 3, res.stderr
+    assert "Traceback" not in res.stdout + res.stderr
+    st = json.loads(res.stdout)
+    assert st["chain"] is None and dead[0] in st["chain_error"]
+    assert st["transactions"]["signed"] == 0 and st["poison"] == []
+    # The table form says the same, with one error line.
+    res = subprocess.run(
+        payoutengine_cmd("status", "--config", str(cfg)),
+        capture_output=True,
+        text=True,
+        env=daemon_env(None),
+        timeout=60,
+    )
+    assert res.returncode == 3
+    assert "unreachable" in res.stdout and res.stderr.startswith("ChainError: ")
