@@ -270,8 +270,11 @@ class PayoutsJob:
             self.metrics.tx_failures.labels("poison").inc()
             return
         self.metrics.tx_failures.labels("other").inc()
-        log.error("runpayouts was rejected", extra={"error": e.message, "tx_id": e.tx_id})
-        run.done.set()
+        log.error(
+            "runpayouts was rejected; retrying after idle_recheck_s or when the state moves",
+            extra={"error": e.message, "error_name": e.name, "tx_id": e.tx_id},
+        )
+        self._idle(run)
 
     def _poison(self, e: TransactionError) -> bool:
         # One thread at a time: the others may fail on the same recipient meanwhile.

@@ -18,7 +18,7 @@ from payoutengine.transactions import Action
 from .contract import ContractView, receivers_in_error
 from .journal import Journal
 from .metrics import Metrics
-from .sender import Sender
+from .sender import FailedTransaction, Sender
 
 __all__ = ["PoisonHandler"]
 
@@ -111,6 +111,9 @@ class PoisonHandler:
                 confirmed.append(account)
         if confirmed:
             return confirmed
+        if not (isinstance(err, FailedTransaction) or err.cpu_exceeded):
+            # Rejected before anything ran (authorization, expiry, ...): no recipient to blame.
+            return []
         # The error named nobody: try the approved dues one by one, in round-robin order.
         approved = {a for a, ok in self.view.approvals() if ok}
         tried = 0
