@@ -18,7 +18,7 @@ from payoutengine.transactions import Action
 from .contract import ContractView, receivers_in_error
 from .journal import Journal
 from .metrics import Metrics
-from .sender import FailedTransaction, Sender
+from .sender import Sender
 
 __all__ = ["PoisonHandler"]
 
@@ -59,7 +59,7 @@ class PoisonHandler:
     def _named_recipients(self, err: TransactionError) -> list[str]:
         """Accounts the failure trace (or the error text) names as the failing receiver of a
         transfer notification."""
-        triples = list(getattr(err, "failed_at", [])) or receivers_in_error(err.details)
+        triples = err.failed_actions or receivers_in_error(err.details)
         names: list[str] = []
         for receiver, account, action in triples:
             if receiver in (self.contract, account):
@@ -111,7 +111,7 @@ class PoisonHandler:
                 confirmed.append(account)
         if confirmed:
             return confirmed
-        if not (isinstance(err, FailedTransaction) or err.cpu_exceeded):
+        if not (err.trace is not None or err.cpu_exceeded):
             # Rejected before anything ran (authorization, expiry, ...): no recipient to blame.
             return []
         # The error named nobody: try the approved dues one by one, in round-robin order.

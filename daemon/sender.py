@@ -31,10 +31,17 @@ from payoutengine.errors import ChainError, EndpointError, TransactionError
 from payoutengine.keys import PrivateKey
 from payoutengine.transactions import Action, SignedTransaction
 
-from .contract import TransferMade, trace_block_num, trace_cpu_us, transfers_in_trace
+from .contract import (
+    NOTHING_TO_PAY,
+    TransferMade,
+    trace_block_num,
+    trace_cpu_us,
+    transfers_in_trace,
+)
 from .journal import (
     EXPIRED,
     FAILED,
+    IDLE,
     INCLUDED,
     IRREVERSIBLE,
     SENT,
@@ -45,7 +52,7 @@ from .journal import (
 )
 from .metrics import Metrics
 
-__all__ = ["FailedTransaction", "SendResult", "Sender", "Tracker", "send_with_failure_trace"]
+__all__ = ["SendResult", "Sender", "Tracker"]
 
 log = logging.getLogger(__name__)
 
@@ -53,72 +60,6 @@ log = logging.getLogger(__name__)
 #: blocks searched for a transaction whose send outcome is unknown, when the node offers no
 #: transaction status API (a transaction lives at most expiration_s; 2 blocks a second).
 MAX_BLIND_SEARCH_BLOCKS = 7200
-
-
-class FailedTransaction(TransactionError):
-    """A rejected transaction whose failure trace the node returned. ``failed_at`` lists
-    ``(receiver, account, action)`` of the action traces that raised, innermost last."""
-
-    def __init__(self, message: str, *, failed_at: list[tuple[str, str, str]], **kw: Any) -> None:
-        super().__init__(message, **kw)
-        self.failed_at = failed_at
-
-
-def _except_message(exc: Mapping[str, Any]) -> tuple[str, list[str]]:
-    """The assert text (or the node's description) and the formatted stack of an ``except``."""
-    lines: list[str] = []
-    for entry in exc.get("stack") or []:
-        fmt = str(entry.get("format", ""))
-        data = entry.get("data") or {}
-        for k, v in data.items():
-            fmt = fmt.replace("${" + str(k) + "}", str(v))
-        lines.append(fmt)
-    for line in lines:
-        if line.startswith("assertion failure with message: "):
-            return line[len("assertion failure with message: ") :], lines
-    return (
-        next((ln for ln in lines if ln), "") or str(exc.get("message") or "unknown error")
-    ), lines
-
-
-def send_with_failure_trace(client: ChainClient, signed: SignedTransaction) -> dict[str, Any]:
-    """Send like ``ChainClient.send``, but ask the node for the failure trace, so that a
-    rejection names the action (and receiver) that failed: raises :class:`FailedTransaction`.
-
-    (payoutengine.client's ``send`` drops the failure trace; this lives here until the shared
-    client offers it.)
-    """
-    body = {"return_failure_trace": True, "retry_trx": False, "transaction": signed.request()}
-    status, data = client.post("/v1/chain/send_transaction2", body)
-    if status == 404:
-        return client.send(signed)
-    if status in (200, 202) and isinstance(data, Mapping):
-        processed = data.get("processed") or {}
-        exc = processed.get("except")
-        if exc:
-            message, lines = _except_message(exc)
-            failed_at = [
-                (
-                    str(at.get("receiver")),
-                    str((at.get("act") or {}).get("account")),
-                    str((at.get("act") or {}).get("name")),
-                )
-                for at in processed.get("action_traces") or []
-                if at.get("except")
-            ]
-            code = exc.get("code")
-            raise FailedTransaction(
-                message,
-                failed_at=failed_at,
-                code=int(code) if isinstance(code, int) else None,
-                name=str(exc["name"]) if exc.get("name") else None,
-                tx_id=signed.id,
-                details=lines,
-            )
-        return dict(data)
-    if isinstance(data, Mapping):
-        raise TransactionError.from_response(data, tx_id=signed.id)
-    raise TransactionError(f"unexpected answer (HTTP {status})", tx_id=signed.id)
 
 
 @dataclass
@@ -202,7 +143,8 @@ class Sender:
     def _send_journaled(self, signed: SignedTransaction, kind: str) -> SendResult:
         tx_id = signed.id
         try:
-            trace = send_with_failure_trace(self.client, signed)
+            # The failure trace names the action (and receiver) that failed: see daemon.poison.
+            trace = self.client.send(signed, failure_trace=True)
         except TransactionError as e:
             if e.duplicate:
                 # The node already has it: it was sent before; the tracker follows it.
@@ -214,8 +156,9 @@ class Sender:
             with self.journal.session() as s:
                 row = Journal.get(s, tx_id)
                 if row is not None:
+                    status = IDLE if e.message == NOTHING_TO_PAY else FAILED
                     Journal.set_status(
-                        s, row, FAILED, error=e.message[:2000], send_attempts=row.send_attempts + 1
+                        s, row, status, error=e.message[:2000], send_attempts=row.send_attempts + 1
                     )
             raise
         except EndpointError:
