@@ -157,7 +157,11 @@ def _free_port(host: str) -> int:
 
 
 def _port_in_use(host: str, port: int) -> bool:
+    """True when something listens on the port. SO_REUSEADDR, as nodeos binds: connections a
+    stopped node closed linger in TIME_WAIT and must not block its restart on the same port
+    (on Linux a listening socket still makes this bind fail)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError:

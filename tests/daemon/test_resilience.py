@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import sqlite3
 import subprocess
 from collections import Counter
@@ -15,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from daemon.journal import Journal
-from payoutengine import localchain
 from payoutengine.localchain import LocalChain
 from payoutengine.transactions import Action, SignedTransaction
 from tests.conftest import CONTRACT_ABI, CONTRACT_WASM
@@ -127,22 +125,9 @@ def own_chain(tmp_path: Path) -> Iterator[PE]:
     assert pid is not None and not group_alive(pid)
 
 
-def _port_in_use_reuseaddr(host: str, port: int) -> bool:
-    """Like localchain's check but with SO_REUSEADDR, as nodeos binds: the connections the
-    stopped node closed linger in TIME_WAIT and would otherwise block its restart for a minute."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((host, port))
-        except OSError:
-            return True
-    return False
-
-
 def test_node_restart_with_a_dead_second_endpoint_waits_fails_over_and_recovers(
-    own_chain: PE, tmp_path: Path, run_daemon, monkeypatch: pytest.MonkeyPatch
+    own_chain: PE, tmp_path: Path, run_daemon
 ) -> None:
-    monkeypatch.setattr(localchain, "_port_in_use", _port_in_use_reuseaddr)
     pe = own_chain
     payer = pe.accounts("pyr", 1, open_token=None)[0]
     recipients = pe.accounts("rcf", 4)
