@@ -59,10 +59,12 @@ SENT = "sent"
 INCLUDED = "included"
 IRREVERSIBLE = "irreversible"
 FAILED = "failed"
+#: a runpayouts the contract refused with "nothing to pay": the normal end of a run, not a fault
+IDLE = "idle"
 EXPIRED = "expired"
-ALL_STATUSES = (SIGNED, SENT, INCLUDED, IRREVERSIBLE, FAILED, EXPIRED)
+ALL_STATUSES = (SIGNED, SENT, INCLUDED, IRREVERSIBLE, IDLE, FAILED, EXPIRED)
 OPEN_STATUSES = (SIGNED, SENT, INCLUDED)
-FINAL_STATUSES = (IRREVERSIBLE, FAILED, EXPIRED)
+FINAL_STATUSES = (IRREVERSIBLE, IDLE, FAILED, EXPIRED)
 
 
 def utcnow() -> dt.datetime:

@@ -69,6 +69,12 @@ class Metrics:
             registry=r,
         )
         self.seconds_since_payout.set_function(self._since)
+        self.payable = Gauge(
+            "payoutengine_payable_dues",
+            "1 while the contract has dues the daemon can pay (its last runpayouts paid someone "
+            "or failed), 0 once the contract answered nothing to pay.",
+            registry=r,
+        )
         self.count = Gauge(
             "payoutengine_runpayouts_count",
             "Current count argument of runpayouts (adapts to the CPU the chain grants).",

@@ -213,6 +213,8 @@ class PayoutsJob:
             self._failed(run, count, e)
             return
         paid = len(res.transfers)
+        if paid:
+            self.metrics.payable.set(1)
         with run.lock:
             if res.block_num is not None:
                 run.in_flight.append(res.block_num)
@@ -234,8 +236,10 @@ class PayoutsJob:
     def _failed(self, run: _Run, count: int, e: TransactionError) -> None:
         if e.message == NOTHING_TO_PAY:
             self.metrics.tx_failures.labels("nothing_to_pay").inc()
+            self.metrics.payable.set(0)
             self._idle(run)
             return
+        self.metrics.payable.set(1)  # something is due and did not go out
         if e.expired:
             self.metrics.tx_failures.labels("expired").inc()
             with run.lock:

@@ -646,9 +646,11 @@ class Demo:
                     f"waiting for {open_} daemon transactions to become irreversible"
                 )
             time.sleep(0.3)
+        failed = counts.get("failed", 0)
         self.say(
             f"the daemon's journal: {counts.get('irreversible', 0)} transactions irreversible, "
-            f"{counts.get('failed', 0)} refused with nothing left to pay"
+            f"{counts.get('idle', 0)} refused with nothing left to pay"
+            + (f", {failed} failed (see {self.rel(self.workdir / 'admin.log')})" if failed else "")
         )
 
     @staticmethod
