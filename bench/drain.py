@@ -35,8 +35,8 @@ from payoutengine.amounts import format_amount  # noqa: E402
 from payoutengine.localchain import (  # noqa: E402
     ADMIN_ACCOUNT,
     CONTRACT_ACCOUNT,
-    DEV_PUBLIC_KEY,
     LocalChain,
+    account_actions,
 )
 from payoutengine.transactions import Action  # noqa: E402
 from tests.conftest import CONTRACT_ABI, CONTRACT_WASM  # noqa: E402
@@ -81,38 +81,12 @@ def push_parallel(chain: LocalChain, batches: list[list[Action]]) -> None:
 
 
 def setup(chain: LocalChain) -> tuple[str, list[str], list[str]]:
-    auth = {
-        "threshold": 1,
-        "keys": [{"key": DEV_PUBLIC_KEY, "weight": 1}],
-        "accounts": [],
-        "waits": [],
-    }
     payer = "drainpayer"
     chain.create_account(payer)
     recipients = [name_of(i) for i in range(N)]
-    batches: list[list[Action]] = []
-    for i in range(0, N, 50):
-        chunk = recipients[i : i + 50]
-        batches.append(
-            [
-                Action(
-                    "eosio",
-                    "newaccount",
-                    ["eosio@active"],
-                    {"creator": "eosio", "name": a, "owner": auth, "active": auth},
-                )
-                for a in chunk
-            ]
-            + [
-                Action(
-                    TOKEN,
-                    "open",
-                    ["eosio@active"],
-                    {"owner": a, "symbol": "4,TST", "ram_payer": "eosio"},
-                )
-                for a in chunk
-            ]
-        )
+    batches = [
+        account_actions(recipients[i : i + 50], open_symbol="4,TST") for i in range(0, N, 50)
+    ]
     push_parallel(chain, batches)
     scheds = [f"drain{i + 1}" for i in range(SCHEDULES)]
     chain.transfer("eosio", payer, "1000000.0000 TST", "bench")

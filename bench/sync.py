@@ -41,10 +41,9 @@ from payoutengine.errors import TransactionError  # noqa: E402
 from payoutengine.localchain import (  # noqa: E402
     CONTRACT_ACCOUNT,
     DEV_KEY,
-    DEV_PUBLIC_KEY,
     LocalChain,
+    account_actions,
 )
-from payoutengine.transactions import Action  # noqa: E402
 
 WASM = REPO / "build" / "contract" / "payoutengine.wasm"
 ABI = REPO / "contract" / "payoutengine.abi"
@@ -81,23 +80,8 @@ def name_of(i: int) -> str:
 
 
 def create_accounts(url: str, names: list[str], *, per_tx: int = 50, threads: int = 4) -> None:
-    auth = {
-        "threshold": 1,
-        "keys": [{"key": DEV_PUBLIC_KEY, "weight": 1}],
-        "accounts": [],
-        "waits": [],
-    }
-
     def push(client: ChainClient, part: list[str]) -> None:
-        actions = [
-            Action(
-                "eosio",
-                "newaccount",
-                ["eosio@active"],
-                {"creator": "eosio", "name": n, "owner": auth, "active": auth},
-            )
-            for n in part
-        ]
+        actions = account_actions(part)
         for _ in range(20):
             try:
                 client.push(actions, [DEV_KEY], expiration_s=300)

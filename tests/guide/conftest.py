@@ -9,7 +9,6 @@ guide's own ``payoutengine deploy`` command deploys it.
 from __future__ import annotations
 
 import os
-import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,8 +27,6 @@ from payoutengine.localchain import (
 from tests.conftest import CONTRACT_WASM, REPO_ROOT
 
 VENV_BIN = REPO_ROOT / ".venv" / "bin"
-
-_started: list[int] = []
 
 
 def processes_mentioning(text: str) -> list[tuple[int, str]]:
@@ -56,7 +53,6 @@ def guide_chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalChain
     chain.start()
     pid = chain.pid
     assert pid is not None
-    _started.append(pid)
     try:
         chain.activate_features()
         for account in (TOKEN_ACCOUNT, CONTRACT_ACCOUNT, FEE_ACCOUNT, ADMIN_ACCOUNT):
@@ -80,14 +76,3 @@ def guide_chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalChain
     finally:
         chain.stop()
     assert not process_group_alive(pid), "the guide's local node survived stop()"
-
-
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    survivors = [p for p in _started if process_group_alive(p)]
-    for pgid in survivors:
-        try:
-            os.killpg(pgid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    if survivors:
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED

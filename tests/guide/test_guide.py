@@ -31,7 +31,6 @@ import pytest
 from payoutengine.amounts import Asset
 from payoutengine.keys import PrivateKey
 from payoutengine.localchain import ADMIN_ACCOUNT, CONTRACT_ACCOUNT, DEV_KEY, LocalChain
-from payoutengine.transactions import Action
 from tests.conftest import REPO_ROOT
 
 from .conftest import VENV_BIN
@@ -197,32 +196,7 @@ def _secret_file(path: Path, key: PrivateKey) -> None:
 
 
 def _accounts(chain: LocalChain, names: list[str], *, open_tst: bool) -> None:
-    auth = {
-        "threshold": 1,
-        "keys": [{"key": DEV_KEY.public_key, "weight": 1}],
-        "accounts": [],
-        "waits": [],
-    }
-    actions = [
-        Action(
-            "eosio",
-            "newaccount",
-            ["eosio@active"],
-            {"creator": "eosio", "name": n, "owner": auth, "active": auth},
-        )
-        for n in names
-    ]
-    if open_tst:
-        actions += [
-            Action(
-                "eosio.token",
-                "open",
-                ["eosio@active"],
-                {"owner": n, "symbol": "4,TST", "ram_payer": "eosio"},
-            )
-            for n in names
-        ]
-    chain.push(actions)
+    chain.create_accounts(names, open_symbol="4,TST" if open_tst else None, per_tx=len(names))
 
 
 def _schedule(chain: LocalChain, name: str, deposit: str) -> None:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import signal
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -27,13 +26,11 @@ import pytest
 from payoutengine.localchain import LocalChain, process_group_alive
 from tests.conftest import CONTRACT_ABI, CONTRACT_WASM
 
-_EXTRA_PIDS: list[int] = []
 _names = itertools.count(1)
 
 
 def register_node_pid(pid: int) -> None:
     """Record a node started outside this process (e.g. by a CLI subprocess)."""
-    _EXTRA_PIDS.append(pid)
 
 
 def group_alive(pgid: int) -> bool:
@@ -79,19 +76,3 @@ def new_account(local_chain: LocalChain) -> Callable[..., str]:
         return name
 
     return make
-
-
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    survivors = [p for p in {*LocalChain.started_pids, *_EXTRA_PIDS} if group_alive(p)]
-    for pgid in survivors:
-        try:
-            os.killpg(pgid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    if survivors:
-        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-        msg = f"nodeos process group(s) {survivors} outlived the test session (killed now)"
-        if reporter is not None:
-            reporter.ensure_newline()
-            reporter.write_line(f"ERROR: {msg}", red=True)
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED

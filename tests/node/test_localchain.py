@@ -23,8 +23,7 @@ from payoutengine.localchain import (
     LocalChain,
     process_group_alive,
 )
-from tests.conftest import CONTRACT_ABI, CONTRACT_WASM, REPO_ROOT
-from tests.node.conftest import register_node_pid
+from tests.conftest import CONTRACT_ABI, CONTRACT_WASM, REPO_ROOT, register_process_group
 
 
 def test_bootstrap_deploys_tokens_and_contract(local_chain: LocalChain) -> None:
@@ -104,7 +103,7 @@ def test_cli_chain_up_status_down(tmp_path: Path) -> None:
     up = _cli("chain", "up", "--data-dir", str(data_dir))
     state = data_dir / "node.json"
     if state.exists():
-        register_node_pid(json.loads(state.read_text())["pid"])
+        register_process_group(json.loads(state.read_text())["pid"])
     try:
         assert up.returncode == 0, up.stderr
         endpoint = next(

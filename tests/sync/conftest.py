@@ -29,9 +29,7 @@ from payer_sync.config import (
 from payer_sync.engine import Syncer
 from payer_sync.ledger import add_credits, init_db, make_engine
 from payoutengine.amounts import Asset
-from payoutengine.errors import TransactionError
-from payoutengine.localchain import CONTRACT_ACCOUNT, DEV_KEY, DEV_PUBLIC_KEY, LocalChain
-from payoutengine.transactions import Action
+from payoutengine.localchain import CONTRACT_ACCOUNT, DEV_KEY, LocalChain
 from tests.node.conftest import local_chain, new_account, unique_name  # noqa: F401
 
 PG_DEFAULT = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
@@ -134,34 +132,7 @@ class Payer:
 
 def create_accounts(chain: LocalChain, names: list[str], *, per_tx: int = 50) -> None:
     """Create many accounts in multi-action transactions (halved when one runs out of CPU)."""
-    auth = {
-        "threshold": 1,
-        "keys": [{"key": DEV_PUBLIC_KEY, "weight": 1}],
-        "accounts": [],
-        "waits": [],
-    }
-
-    def push(part: list[str]) -> None:
-        try:
-            chain.push(
-                [
-                    Action(
-                        "eosio",
-                        "newaccount",
-                        ["eosio@active"],
-                        {"creator": "eosio", "name": n, "owner": auth, "active": auth},
-                    )
-                    for n in part
-                ]
-            )
-        except TransactionError as exc:
-            if not exc.cpu_exceeded or len(part) == 1:
-                raise
-            push(part[: len(part) // 2])
-            push(part[len(part) // 2 :])
-
-    for i in range(0, len(names), per_tx):
-        push(names[i : i + per_tx])
+    chain.create_accounts(names, per_tx=per_tx)
 
 
 @pytest.fixture
