@@ -6,8 +6,9 @@
 - Text ⇄ bytes helpers for public keys (``EOS...`` / ``PUB_K1_...``) and signatures
   (``SIG_K1_...``), used by the ABI serializer.
 
-Signing goes through ``pyntelope.utils.sign_bytes``, which hashes its input with SHA-256 and
-produces a canonical signature; :meth:`PrivateKey.sign_digest_preimage` documents that.
+Signing uses libsecp256k1 (through ``coincurve``): deterministic RFC 6979 nonces, retried with
+extra nonce data until the signature is canonical in the chain's sense (see
+:func:`is_canonical`). The public key is derived the same way.
 """
 
 from __future__ import annotations
@@ -17,11 +18,14 @@ import os
 from pathlib import Path
 
 import base58
+import coincurve
+from coincurve._libsecp256k1 import ffi
 
 from .errors import KeyFileError
 
 __all__ = [
     "PrivateKey",
+    "is_canonical",
     "load_key",
     "public_key_from_bytes",
     "public_key_to_bytes",
@@ -29,13 +33,8 @@ __all__ = [
     "signature_to_bytes",
 ]
 
-# secp256k1 curve parameters.
-_P = 2**256 - 2**32 - 977
+#: the order of secp256k1's group: a private key is an integer in [1, _N).
 _N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
-_G = (
-    0x79BE667EF9DCBBAC55A06295CE870B07029BFCDB2DCE28D959F2815B16F81798,
-    0x483ADA7726A3C4655DA4FBFC0E1108A8FD17B448A68554199C47D08FFB10D4B8,
-)
 
 
 def _ripemd160(data: bytes) -> bytes:
@@ -45,37 +44,6 @@ def _ripemd160(data: bytes) -> bytes:
         from Crypto.Hash import RIPEMD160
 
         return bytes(RIPEMD160.new(data).digest())
-
-
-def _point_add(a: tuple[int, int] | None, b: tuple[int, int] | None) -> tuple[int, int] | None:
-    if a is None:
-        return b
-    if b is None:
-        return a
-    if a[0] == b[0] and (a[1] + b[1]) % _P == 0:
-        return None
-    if a == b:
-        lam = 3 * a[0] * a[0] * pow(2 * a[1], -1, _P) % _P
-    else:
-        lam = (b[1] - a[1]) * pow(b[0] - a[0], -1, _P) % _P
-    x = (lam * lam - a[0] - b[0]) % _P
-    return x, (lam * (a[0] - x) - a[1]) % _P
-
-
-def _point_mul(k: int) -> tuple[int, int]:
-    result: tuple[int, int] | None = None
-    addend: tuple[int, int] | None = _G
-    while k:
-        if k & 1:
-            result = _point_add(result, addend)
-        addend = _point_add(addend, addend)
-        k >>= 1
-    assert result is not None
-    return result
-
-
-def _compress(point: tuple[int, int]) -> bytes:
-    return bytes([2 + (point[1] & 1)]) + point[0].to_bytes(32, "big")
 
 
 def _b58_check_k1(text: str, prefix: str, size: int, kind: str) -> bytes:
@@ -117,6 +85,17 @@ def signature_to_bytes(text: str) -> bytes:
     return _b58_check_k1(text, "SIG_K1_", 65, "signature")
 
 
+def is_canonical(compact: bytes) -> bool:
+    """The chain's rule for a 65-byte compact signature: r and s (bytes 1-32, 33-64) each have
+    the top bit clear and are not padded with a needless leading zero byte."""
+    return not (
+        compact[1] & 0x80
+        or (compact[1] == 0 and not compact[2] & 0x80)
+        or compact[33] & 0x80
+        or (compact[33] == 0 and not compact[34] & 0x80)
+    )
+
+
 def signature_from_bytes(data: bytes) -> str:
     return "SIG_K1_" + base58.b58encode(data + _ripemd160(data + b"K1")[:4]).decode()
 
@@ -124,7 +103,7 @@ def signature_from_bytes(data: bytes) -> str:
 class PrivateKey:
     """A K1 private key. The secret is never shown by ``repr``/``str``."""
 
-    __slots__ = ("_secret", "_public")
+    __slots__ = ("_secret", "_public", "_signer")
 
     def __init__(self, wif: str) -> None:
         wif = wif.strip()
@@ -149,7 +128,8 @@ class PrivateKey:
         if not 0 < d < _N:
             raise KeyFileError("The private key is out of the secp256k1 range.")
         self._secret = secret
-        self._public = _compress(_point_mul(d))
+        self._signer = coincurve.PrivateKey(secret)
+        self._public = self._signer.public_key.format(compressed=True)
 
     @property
     def public_key(self) -> str:
@@ -172,14 +152,18 @@ class PrivateKey:
         return base58.b58encode(raw + check).decode()
 
     def sign_digest_preimage(self, preimage: bytes) -> str:
-        """Sign ``sha256(preimage)`` and return ``SIG_K1_...``.
-
-        ``pyntelope.utils.sign_bytes`` hashes its input with SHA-256 itself, so a transaction
-        is signed by passing ``chain_id || packed_trx || context_free_digest`` here.
-        """
-        from pyntelope.utils import sign_bytes
-
-        return sign_bytes(bytes_=preimage, key=self.to_wif())
+        """Sign ``sha256(preimage)`` and return ``SIG_K1_...``: a transaction is signed by
+        passing ``chain_id || packed_trx || context_free_digest`` here."""
+        digest = hashlib.sha256(preimage).digest()
+        for attempt in range(1, 1000):
+            # Extra nonce data (RFC 6979's "additional data") gives a new deterministic nonce.
+            extra = ffi.new("unsigned char[32]", attempt.to_bytes(32, "little"))
+            sig = self._signer.sign_recoverable(digest, hasher=None, custom_nonce=(ffi.NULL, extra))
+            r, s, recid = sig[:32], sig[32:64], sig[64]
+            compact = bytes([recid + 31]) + r + s  # 27 + 4 (compressed key) + recovery id
+            if is_canonical(compact):
+                return signature_from_bytes(compact)
+        raise KeyFileError("Could not produce a canonical signature.")  # pragma: no cover
 
     def __repr__(self) -> str:
         return f"PrivateKey(public_key={self.public_key!r})"

@@ -64,6 +64,35 @@ def test_signature_is_canonical_k1() -> None:
     assert DEV_KEY.sign_digest_preimage(b"payload") == sig
 
 
+def test_signatures_recover_the_public_key_and_are_canonical() -> None:
+    """Half of all raw signatures break the chain's canonical rule; none of ours may."""
+    import hashlib
+
+    import coincurve
+
+    from payoutengine.keys import is_canonical
+
+    for i in range(300):
+        preimage = f"transaction {i}".encode()
+        raw = signature_to_bytes(DEV_KEY.sign_digest_preimage(preimage))
+        assert is_canonical(raw)
+        recoverable = raw[1:] + bytes([raw[0] - 31])
+        public = coincurve.PublicKey.from_signature_and_message(
+            recoverable, hashlib.sha256(preimage).digest(), hasher=None
+        )
+        assert public.format(compressed=True) == DEV_KEY.public_key_bytes
+
+
+def test_is_canonical_rejects_high_and_padded_components() -> None:
+    from payoutengine.keys import is_canonical
+
+    good = bytes([32]) + b"\x11" * 32 + b"\x22" * 32
+    assert is_canonical(good)
+    assert not is_canonical(bytes([32]) + b"\x91" + b"\x11" * 31 + b"\x22" * 32)  # high r
+    assert not is_canonical(bytes([32]) + b"\x11" * 32 + b"\x81" + b"\x22" * 31)  # high s
+    assert not is_canonical(bytes([32]) + b"\x00\x11" + b"\x11" * 30 + b"\x22" * 32)  # padded
+
+
 def test_load_key_from_env_and_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PE_TEST_KEY", DEV_KEY.to_wif())
     assert load_key("PE_TEST_KEY", None) == DEV_KEY
