@@ -213,9 +213,10 @@ class PayoutsJob:
             self._failed(run, count, e)
             return
         paid = len(res.transfers)
-        if paid:
-            self.metrics.payable.set(1)
         with run.lock:
+            # A paying answer that arrives after the run ended with "nothing to pay" is stale.
+            if paid and not run.done.is_set():
+                self.metrics.payable.set(1)
             if res.block_num is not None:
                 run.in_flight.append(res.block_num)
             run.cpu_failures_at_min = 0
@@ -236,7 +237,9 @@ class PayoutsJob:
     def _failed(self, run: _Run, count: int, e: TransactionError) -> None:
         if e.message == NOTHING_TO_PAY:
             self.metrics.tx_failures.labels("nothing_to_pay").inc()
-            self.metrics.payable.set(0)
+            with run.lock:
+                run.done.set()
+                self.metrics.payable.set(0)
             self._idle(run)
             return
         self.metrics.payable.set(1)  # something is due and did not go out
