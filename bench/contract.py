@@ -177,28 +177,37 @@ def cpu_metrics(chain: Chain) -> None:
 
 
 def max_count(chain: Chain, per_payment_us: float) -> None:
-    """Largest count within 30 ms: start from the per-payment cost, then correct it on chain
-    with real runpayouts transactions until one lands just under the limit."""
-    pool = names("mx", 3000)
+    """Largest count within 30 ms: start from the per-payment cost, then bisect on chain with
+    real runpayouts transactions (the cost per payment grows with the count, so the first
+    estimate is only a start)."""
+    pool = names("mx", 4000)
     create_recipients(chain, pool)
     for i in range(0, len(pool), 200):
         chunk = pool[i : i + 200]
         chain.book("sched1", [(a, "0.0100 EOS") for a in chunk])
         chain.approve(chunk)
         chain.produce()
-    count = int(TX_LIMIT_US * 0.9 / per_payment_us)
-    best, best_elapsed = 0, 0
+    count = int(TX_LIMIT_US * 0.5 / per_payment_us)
+    lo, lo_elapsed, hi = 0, 0, None  # largest count within the limit, smallest one over it
     samples: list[tuple[int, int]] = []
-    for _ in range(6):
+    for _ in range(9):
         trace = chain.runpayouts(count)
         chain.produce()
         elapsed = int(trace["elapsed"])
         samples.append((count, elapsed))
-        if elapsed <= TX_LIMIT_US and count > best:
-            best, best_elapsed = count, elapsed
-        count = max(1, int(count * TX_LIMIT_US * 0.95 / elapsed))
-    emit("max_count_30ms", best, "payments", None)
-    emit("max_count_tx_elapsed", best_elapsed, "us", TX_LIMIT_US)
+        if elapsed <= TX_LIMIT_US:
+            if count > lo:
+                lo, lo_elapsed = count, elapsed
+        elif hi is None or count < hi:
+            hi = count
+        if hi is None:
+            count = int(count * 1.5)
+        elif hi - lo <= max(2, lo // 50):
+            break
+        else:
+            count = (lo + hi) // 2
+    emit("max_count_30ms", lo, "payments", None)
+    emit("max_count_tx_elapsed", lo_elapsed, "us", TX_LIMIT_US)
     print(json.dumps({"samples_count_elapsed_us": samples}), file=sys.stderr)
 
 
