@@ -37,7 +37,8 @@ from payoutengine.localchain import process_group_alive as group_alive
 from tests.conftest import CONTRACT_ABI, CONTRACT_WASM, REPO_ROOT
 
 HERE = Path(__file__).resolve().parent
-REJECTOR_SRC = HERE / "rejector.cpp"
+#: test-only recipient contracts built next to the contract (contract/testing/)
+TEST_CONTRACTS = CONTRACT_WASM.parent
 EMPTY_ABI: dict[str, Any] = {
     "version": "eosio::abi/1.1",
     "types": [],
@@ -135,7 +136,6 @@ class PE:
 
     chain: LocalChain
     daemon_key: PrivateKey
-    rejector_wasm: bytes
     url: str = ""
 
     def __post_init__(self) -> None:
@@ -269,31 +269,12 @@ class PE:
         return out
 
     def deploy_rejector(self, account: str) -> None:
-        self.chain.deploy(account, self.rejector_wasm, EMPTY_ABI)
+        """Deploy a contract that rejects every transfer it is notified of."""
+        self.chain.deploy(account, TEST_CONTRACTS / "rejector.wasm", EMPTY_ABI)
 
-
-def build_rejector(out_dir: Path) -> bytes:
-    out = out_dir / "rejector.wasm"
-    cmd = [
-        "clang++",
-        "--target=wasm32",
-        "-mcpu=mvp",
-        "-O2",
-        "-nostdlib",
-        "-fno-exceptions",
-        "-fno-rtti",
-        "-Wl,--no-entry",
-        "-Wl,--export=apply",
-        "-Wl,--allow-undefined",
-        "-Wl,--strip-all",
-        "-o",
-        str(out),
-        str(REJECTOR_SRC),
-    ]
-    res = subprocess.run(cmd, capture_output=True, text=True)
-    if res.returncode != 0:
-        pytest.fail(f"building the rejector contract failed:\n{res.stderr}")
-    return out.read_bytes()
+    def deploy_cpuburner(self, account: str) -> None:
+        """Deploy a contract that burns CPU until the deadline on every transfer."""
+        self.chain.deploy(account, TEST_CONTRACTS / "cpuburner.wasm", EMPTY_ABI)
 
 
 @pytest.fixture(scope="session")
@@ -301,13 +282,12 @@ def pe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PE]:
     if not CONTRACT_WASM.is_file():
         pytest.fail(f"{CONTRACT_WASM} is missing: run scripts/bootstrap to build the contract.")
     base = tmp_path_factory.mktemp("daemon-chain")
-    rejector = build_rejector(base)
     chain = start_chain(base / "node")
     pid = chain.pid
     try:
         chain.bootstrap(CONTRACT_WASM, CONTRACT_ABI)
         key = setup_daemon_permission(chain)
-        yield PE(chain, key, rejector)
+        yield PE(chain, key)
     finally:
         chain.stop()
     assert pid is not None and not group_alive(pid), "the local node survived stop()"

@@ -11,6 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
+import pytest
 
 from payoutengine.amounts import format_amount
 
@@ -240,8 +241,15 @@ def _accepting_wasm(tmp: Path) -> bytes:
     return out.read_bytes()
 
 
+@pytest.mark.parametrize(
+    "poison_contract",
+    [
+        pytest.param("deploy_rejector", id="rejects-transfers"),
+        pytest.param("deploy_cpuburner", id="burns-cpu"),
+    ],
+)
 def test_poison_recipient_is_unapproved_and_everyone_else_paid(
-    pe: PE, tmp_path: Path, run_daemon
+    pe: PE, tmp_path: Path, run_daemon, poison_contract: str
 ) -> None:
     payer = pe.accounts("pyr", 1, open_token=None)[0]
     recipients = pe.accounts("rcx", 8)
@@ -268,8 +276,9 @@ def test_poison_recipient_is_unapproved_and_everyone_else_paid(
     )
     assert pe.approved(poison) is True
 
-    # The approved recipient deploys a contract that rejects transfers; new dues are booked.
-    pe.deploy_rejector(poison)
+    # The approved recipient deploys a contract that rejects transfers (or never returns from
+    # their notification); new dues are booked.
+    getattr(pe, poison_contract)(poison)
     pe.book(sched1, payer, {r: "3.0000 TST" for r in recipients})
     pe.book(sched2, payer, {r: "0.5000 TST" for r in recipients})
     others = [r for r in recipients if r != poison]

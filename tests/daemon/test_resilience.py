@@ -20,7 +20,6 @@ from tests.conftest import CONTRACT_ABI, CONTRACT_WASM
 
 from .conftest import (
     PE,
-    build_rejector,
     daemon_env,
     free_port,
     group_alive,
@@ -119,7 +118,7 @@ def own_chain(tmp_path: Path) -> Iterator[PE]:
     try:
         chain.bootstrap(CONTRACT_WASM, CONTRACT_ABI)
         key = setup_daemon_permission(chain)
-        yield PE(chain, key, build_rejector(tmp_path))
+        yield PE(chain, key)
     finally:
         chain.stop()
     assert pid is not None and not group_alive(pid)
