@@ -22,10 +22,8 @@ prints it and exits 1. Every amount is an integer of the token's smallest unit.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import random
-import secrets
 import shutil
 import signal
 import socket
@@ -38,12 +36,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-import base58
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from .amounts import Asset, Symbol, format_amount
+from .deploy import daemon_permission_actions
 from .errors import ChainError, PayoutEngineError, TransactionError
 from .keys import PrivateKey
 from .localchain import (
@@ -171,12 +169,6 @@ def _deposit_for(needed: int, precision: int) -> int:
     gross = -(-needed * 1000 // (1000 - FEE_PERMILLE))
     one = 10**precision
     return (-(-gross // one) + 10) * one
-
-
-def _new_key() -> PrivateKey:
-    raw = b"\x80" + secrets.token_bytes(32)
-    check = hashlib.sha256(hashlib.sha256(raw).digest()).digest()[:4]
-    return PrivateKey(base58.b58encode(raw + check).decode())
 
 
 def _free_port() -> int:
@@ -362,40 +354,12 @@ class Demo:
         )
 
     def _daemon_permission(self, chain: LocalChain) -> PrivateKey:
-        key = _new_key()
-        actions = [
-            Action(
-                "eosio",
-                "updateauth",
-                [f"{ADMIN_ACCOUNT}@active"],
-                {
-                    "account": ADMIN_ACCOUNT,
-                    "permission": DAEMON_PERMISSION,
-                    "parent": "active",
-                    "auth": {
-                        "threshold": 1,
-                        "keys": [{"key": key.public_key, "weight": 1}],
-                        "accounts": [],
-                        "waits": [],
-                    },
-                },
+        key = PrivateKey.generate()
+        chain.push(
+            daemon_permission_actions(
+                ADMIN_ACCOUNT, DAEMON_PERMISSION, key.public_key, contract=CONTRACT_ACCOUNT
             )
-        ]
-        actions += [
-            Action(
-                "eosio",
-                "linkauth",
-                [f"{ADMIN_ACCOUNT}@active"],
-                {
-                    "account": ADMIN_ACCOUNT,
-                    "code": CONTRACT_ACCOUNT,
-                    "type": action,
-                    "requirement": DAEMON_PERMISSION,
-                },
-            )
-            for action in ("runpayouts", "approveacc", "unapproveacc")
-        ]
-        chain.push(actions)
+        )
         return key
 
     # -- 2. payer, recipients, the payer's database -----------------------------------------

@@ -1,6 +1,6 @@
 """Deploying the payoutengine contract to a real chain: ``setcode`` + ``setabi``, adding
 ``<account>@eosio.code`` to its active permission (keeping the existing keys and accounts),
-and optionally ``setadmin`` / ``setfee``."""
+and optionally ``setadmin`` / ``setfee``; and the admin daemon's dedicated permission."""
 
 from __future__ import annotations
 
@@ -17,11 +17,54 @@ from .errors import ChainError, ConfigError
 from .keys import PrivateKey
 from .transactions import Action
 
-__all__ = ["DeployResult", "add_code_permission", "deploy_contract", "positional_args"]
+__all__ = [
+    "DAEMON_ACTIONS",
+    "DeployResult",
+    "add_code_permission",
+    "daemon_permission_actions",
+    "deploy_contract",
+    "positional_args",
+]
+
+#: the only contract actions the admin daemon signs
+DAEMON_ACTIONS = ("runpayouts", "approveacc", "unapproveacc")
 
 log = logging.getLogger(__name__)
 
 DeployResult = dict[str, Any]
+
+
+def daemon_permission_actions(
+    admin: str, permission: str, public_key: str, *, contract: str
+) -> list[Action]:
+    """``updateauth`` creating ``admin@permission`` (child of active, one key) and a
+    ``linkauth`` of it to each of :data:`DAEMON_ACTIONS`: a key that can run the daemon and
+    nothing else. Signed by ``admin@active``."""
+    auth = [f"{admin}@active"]
+    key_auth = {
+        "threshold": 1,
+        "keys": [{"key": public_key, "weight": 1}],
+        "accounts": [],
+        "waits": [],
+    }
+    actions = [
+        Action(
+            "eosio",
+            "updateauth",
+            auth,
+            {"account": admin, "permission": permission, "parent": "active", "auth": key_auth},
+        )
+    ]
+    actions += [
+        Action(
+            "eosio",
+            "linkauth",
+            auth,
+            {"account": admin, "code": contract, "type": action, "requirement": permission},
+        )
+        for action in DAEMON_ACTIONS
+    ]
+    return actions
 
 
 def positional_args(abi: Mapping[str, Any], action: str, values: Sequence[Any]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 from pathlib import Path
 
 import base58
@@ -144,6 +145,16 @@ class PrivateKey:
     @property
     def public_key_bytes(self) -> bytes:
         return self._public
+
+    @classmethod
+    def generate(cls) -> PrivateKey:
+        """A new random key (for a dedicated permission, a test account, ...)."""
+        while True:
+            secret = secrets.token_bytes(32)
+            if 0 < int.from_bytes(secret, "big") < _N:
+                raw = b"\x80" + secret
+                check = hashlib.sha256(hashlib.sha256(raw).digest()).digest()[:4]
+                return cls(base58.b58encode(raw + check).decode())
 
     def to_wif(self) -> str:
         """The legacy WIF text (the secret: handle with care)."""

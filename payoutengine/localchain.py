@@ -633,6 +633,12 @@ class LocalChain:
         """Make a fresh node ready: features, accounts, eosio.token with TST and PAY, the
         payoutengine contract (with eosio.code), and — when its ABI has them — setadmin and
         setfee."""
+        self.bootstrap_tokens()
+        self.deploy_contract(contract_wasm, contract_abi)
+
+    def bootstrap_tokens(self) -> None:
+        """Everything :meth:`bootstrap` does before deploying the contract: protocol features,
+        the system's and engine's accounts, eosio.token with the test tokens issued to eosio."""
         self.activate_features()
         for account in (TOKEN_ACCOUNT, CONTRACT_ACCOUNT, FEE_ACCOUNT, ADMIN_ACCOUNT):
             self.create_account(account)
@@ -651,7 +657,6 @@ class LocalChain:
                 {"to": "eosio", "quantity": issued, "memo": "bootstrap"},
                 "eosio@active",
             )
-        self.deploy_contract(contract_wasm, contract_abi)
 
     def deploy_contract(self, contract_wasm: Path, contract_abi: Path) -> None:
         """Deploy payoutengine, add eosio.code, and configure admin and fee if the ABI can."""

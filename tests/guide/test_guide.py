@@ -29,6 +29,7 @@ from typing import Any
 import pytest
 
 from payoutengine.amounts import Asset
+from payoutengine.deploy import daemon_permission_actions
 from payoutengine.keys import PrivateKey
 from payoutengine.localchain import ADMIN_ACCOUNT, CONTRACT_ACCOUNT, DEV_KEY, LocalChain
 from tests.conftest import REPO_ROOT
@@ -128,17 +129,6 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _new_key() -> PrivateKey:
-    import hashlib
-    import secrets
-
-    import base58
-
-    raw = b"\x80" + secrets.token_bytes(32)
-    check = hashlib.sha256(hashlib.sha256(raw).digest()).digest()[:4]
-    return PrivateKey(base58.b58encode(raw + check).decode())
-
-
 @dataclass
 class Host:
     """The operator's machine: /etc/payoutengine and /var/lib/payoutengine, moved to tmp."""
@@ -230,35 +220,12 @@ def setup_contract_account(h: Host) -> None:
 def setup_daemon(h: Host) -> None:
     """pe.admin@payout (a fresh key in /etc/payoutengine/admin.key), and a payer whose
     schedule ``bonus`` has dues the daemon must pay while it runs."""
-    key = _new_key()
-    h.chain.action(
-        "eosio",
-        "updateauth",
-        {
-            "account": ADMIN_ACCOUNT,
-            "permission": "payout",
-            "parent": "active",
-            "auth": {
-                "threshold": 1,
-                "keys": [{"key": key.public_key, "weight": 1}],
-                "accounts": [],
-                "waits": [],
-            },
-        },
-        f"{ADMIN_ACCOUNT}@active",
-    )
-    for action in ("runpayouts", "approveacc", "unapproveacc"):
-        h.chain.action(
-            "eosio",
-            "linkauth",
-            {
-                "account": ADMIN_ACCOUNT,
-                "code": CONTRACT_ACCOUNT,
-                "type": action,
-                "requirement": "payout",
-            },
-            f"{ADMIN_ACCOUNT}@active",
+    key = PrivateKey.generate()
+    h.chain.push(
+        daemon_permission_actions(
+            ADMIN_ACCOUNT, "payout", key.public_key, contract=CONTRACT_ACCOUNT
         )
+    )
     _secret_file(h.etc / "admin.key", key)
     _accounts(h.chain, [PAYER], open_tst=False)
     h.chain.fund(PAYER, "10000.0000 TST")
