@@ -62,6 +62,10 @@ bool contract::visit(const schedule_row& sched, int32_t active_itr, active_row& 
          }
          wrapped = true;
          itr = dues.lower_bound(0);
+         if (itr < 0) {  // cannot happen while the schedule is active; never walk an end
+            fully_scanned = true;
+            break;
+         }
       }
       uint64_t next_key = 0;
       int32_t next = db_next_i64(itr, &next_key);
