@@ -121,16 +121,30 @@ def init_db_cmd(ctx: click.Context, url: str | None) -> None:
     is_flag=True,
     help="Compare only recipients changed since the last sync (default: everyone).",
 )
+@click.option(
+    "--metrics-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write this sync's metrics to this file in Prometheus text format (for node_exporter's "
+    "textfile collector when payer sync runs from cron).",
+)
 @click.pass_context
-def once(ctx: click.Context, dry_run: bool, incremental: bool) -> None:
+def once(ctx: click.Context, dry_run: bool, incremental: bool, metrics_file: Path | None) -> None:
     """Compare once, book the increases, print a summary; exit 1 when anything is wrong."""
+    metrics = _Metrics()
     try:
         cfg = _load(ctx)
         with _progress() as progress:
             syncer = Syncer.from_config(cfg, need_key=not dry_run, progress=progress)
             report = syncer.sync(full=not incremental, dry_run=dry_run)
     except PayoutEngineError as exc:
+        if metrics_file:
+            metrics.errors.inc()
+            metrics.write(metrics_file)
         _fail(exc)
+    if metrics_file:
+        metrics.observe(report)
+        metrics.write(metrics_file)
     _print(report)
     sys.exit(0 if report.ok else EXIT_PROBLEMS)
 
@@ -141,7 +155,13 @@ def once(ctx: click.Context, dry_run: bool, incremental: bool) -> None:
     "--metrics-port",
     type=int,
     default=None,
-    help="Serve Prometheus metrics on this port (127.0.0.1).",
+    help="Serve Prometheus metrics on this port.",
+)
+@click.option(
+    "--metrics-host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address the metrics server listens on.",
 )
 @click.option(
     "--iterations",
@@ -152,7 +172,11 @@ def once(ctx: click.Context, dry_run: bool, incremental: bool) -> None:
 )
 @click.pass_context
 def run(
-    ctx: click.Context, dry_run: bool, metrics_port: int | None, iterations: int | None
+    ctx: click.Context,
+    dry_run: bool,
+    metrics_port: int | None,
+    metrics_host: str,
+    iterations: int | None,
 ) -> None:
     """Sync continuously: incremental syncs every interval, a full scan periodically."""
     try:
@@ -160,7 +184,10 @@ def run(
         syncer = Syncer.from_config(cfg, need_key=not dry_run)
     except PayoutEngineError as exc:
         _fail(exc)
-    metrics = _Metrics(metrics_port) if metrics_port else None
+    metrics = None
+    if metrics_port:
+        metrics = _Metrics()
+        metrics.serve(metrics_host, metrics_port)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -222,20 +249,47 @@ def _log_report(report: SyncReport) -> None:
 
 
 class _Metrics:
-    def __init__(self, port: int) -> None:
-        from prometheus_client import Counter, Gauge, start_http_server
+    """Payer sync's metrics, in a registry of their own: served over HTTP in ``run`` mode,
+    written to a textfile by ``once --metrics-file``."""
 
-        start_http_server(port, addr="127.0.0.1")
+    def __init__(self) -> None:
+        from prometheus_client import CollectorRegistry, Counter, Gauge
+
+        self.registry = r = CollectorRegistry()
         self.discrepancies = Gauge(
-            "payer_sync_discrepancies", "Recipients whose database total is below the chain's"
+            "payer_sync_discrepancies",
+            "Recipients whose database total is below the chain's",
+            registry=r,
         )
-        self.invalid = Gauge("payer_sync_invalid_names", "Recipients skipped as invalid")
-        self.rejected = Gauge("payer_sync_rejected_rows", "Source rows rejected")
-        self.shortfall = Gauge("payer_sync_shortfall_units", "Missing free funds (smallest units)")
-        self.failed = Gauge("payer_sync_failed_bookings", "Recipients whose booking failed")
-        self.booked = Counter("payer_sync_booked_units", "Units booked (smallest units)")
-        self.errors = Counter("payer_sync_errors", "Syncs that could not run")
-        self.last = Gauge("payer_sync_last_sync_timestamp", "Unix time of the last sync")
+        self.invalid = Gauge(
+            "payer_sync_invalid_names", "Recipients skipped as invalid", registry=r
+        )
+        self.rejected = Gauge("payer_sync_rejected_rows", "Source rows rejected", registry=r)
+        self.shortfall = Gauge(
+            "payer_sync_shortfall_units", "Missing free funds (smallest units)", registry=r
+        )
+        self.failed = Gauge(
+            "payer_sync_failed_bookings", "Recipients whose booking failed", registry=r
+        )
+        self.booked = Counter(
+            "payer_sync_booked_units", "Units booked (smallest units)", registry=r
+        )
+        self.errors = Counter("payer_sync_errors", "Syncs that could not run", registry=r)
+        self.last = Gauge(
+            "payer_sync_last_sync_timestamp", "Unix time of the last sync", registry=r
+        )
+
+    def serve(self, host: str, port: int) -> None:
+        from prometheus_client import start_http_server
+
+        start_http_server(port, addr=host, registry=self.registry)
+
+    def write(self, path: Path) -> None:
+        """Write atomically (a temporary file renamed into place), as the textfile collector
+        expects."""
+        from prometheus_client import write_to_textfile
+
+        write_to_textfile(str(path), self.registry)
 
     def observe(self, report: SyncReport) -> None:
         self.discrepancies.set(len(report.discrepancies))

@@ -101,3 +101,34 @@ def test_run_mode_books_new_credits_incrementally(
     assert second.returncode == 0, second.stderr
     assert "incremental sync: 2 compared, 2 booked (0.0008 TST)" in second.stderr
     assert payer.booked() == {a: 101, b: 7}
+
+
+def test_once_writes_a_metrics_textfile_for_cron(
+    payer: Payer, accounts: Callable[[int], list[str]], tmp_path: Path, state_url: str
+) -> None:
+    payer.deposit("100.0000 TST")
+    (a,) = accounts(1)
+    url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    ledger(url)((a, 2_500), ("Not.Valid", 5))
+    cfg = write_config(payer, tmp_path, url, state_url)
+    prom = tmp_path / "payer_sync.prom"
+
+    res = cli("sync", "-c", str(cfg), "once", "--metrics-file", str(prom))
+    assert res.returncode == 1, res.stderr  # the invalid name needs a person
+    values = {
+        line.split(" ")[0]: float(line.split(" ")[1])
+        for line in prom.read_text().splitlines()
+        if line and not line.startswith("#")
+    }
+    assert values["payer_sync_invalid_names"] == 1
+    assert values["payer_sync_booked_units_total"] == 2_500
+    assert values["payer_sync_discrepancies"] == 0
+    assert values["payer_sync_errors_total"] == 0
+    assert values["payer_sync_last_sync_timestamp"] > 0
+
+    # A sync that cannot run still leaves a file the alert rules can read.
+    broken = tmp_path / "broken.toml"
+    broken.write_text(cfg.read_text().replace(url, "sqlite:////nonexistent/dir/ledger.sqlite"))
+    res = cli("sync", "-c", str(broken), "once", "--metrics-file", str(prom))
+    assert res.returncode == 2
+    assert "payer_sync_errors_total 1.0" in prom.read_text()
