@@ -115,7 +115,11 @@ def init_db_cmd(ctx: click.Context, url: str | None) -> None:
 
 
 @sync.command("once")
-@click.option("--dry-run", is_flag=True, help="Show what would be booked; send nothing.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Show what would be booked, checked by the node without keeping it; send nothing.",
+)
 @click.option(
     "--incremental",
     is_flag=True,

@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from payoutengine.amounts import Asset
-from payoutengine.client import ChainClient
+from payoutengine.client import ApiNotAvailable, ChainClient
 from payoutengine.errors import AmountError, ConfigError, EndpointError, TransactionError
 from payoutengine.keys import PrivateKey, load_key
 from payoutengine.transactions import SignedTransaction
@@ -269,7 +269,7 @@ class Syncer:
             )
 
         if dry_run:
-            report.booked = chosen
+            report.booked = self._dry_run_all(chosen, report)
             return
 
         sent = self._book_all(chosen, report)
@@ -343,6 +343,37 @@ class Syncer:
         return self.chain.free_funds()
 
     # -- booking ----------------------------------------------------------------------------
+    def _dry_run_all(self, chosen: Sequence[Increase], report: SyncReport) -> list[Increase]:
+        """Run every batch on the node without persisting anything (``compute_transaction``):
+        what the chain would refuse is reported as it would be by a real sync, and nothing is
+        written to the local state. Without the endpoint, the plan is shown unchecked."""
+        fine: list[Increase] = []
+        for batch in make_batches(chosen, self.config.batch.records_per_tx):
+            try:
+                self.chain.client.dry_run(self.chain.booking_actions(batch))
+            except ApiNotAvailable:
+                log.warning("the node has no compute_transaction: the dry run is unchecked")
+                return list(chosen)
+            except TransactionError as exc:
+                if is_no_account(exc):
+                    missing = {
+                        i.recipient for i in batch if not self.chain.account_exists(i.recipient)
+                    }
+                    if missing:
+                        report.invalid.update({n: "the account does not exist" for n in missing})
+                        rest = [i for i in batch if i.recipient not in missing]
+                        fine.extend(self._dry_run_all(rest, report))
+                        continue
+                if len(batch) > 1:  # isolate the record the chain refuses
+                    half = len(batch) // 2
+                    fine.extend(self._dry_run_all(batch[:half], report))
+                    fine.extend(self._dry_run_all(batch[half:], report))
+                    continue
+                report.failures.append(Failure((batch[0].recipient,), exc.message))
+                continue
+            fine.extend(batch)
+        return fine
+
     def _book_all(self, chosen: Sequence[Increase], report: SyncReport) -> list[_Sent]:
         sent: list[_Sent] = []
         batches = make_batches(chosen, self.config.batch.records_per_tx)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 from collections.abc import Callable
@@ -132,3 +133,27 @@ def test_once_writes_a_metrics_textfile_for_cron(
     res = cli("sync", "-c", str(broken), "once", "--metrics-file", str(prom))
     assert res.returncode == 2
     assert "payer_sync_errors_total 1.0" in prom.read_text()
+
+
+def test_dry_run_checks_every_batch_on_the_node(
+    payer: Payer, accounts: Callable[[int], list[str]], tmp_path: Path, state_url: str
+) -> None:
+    """compute_transaction runs the bookings without keeping them: a nonexistent account is
+    found by the dry run, nothing is booked, and the real sync then books the rest."""
+    payer.deposit("100.0000 TST")
+    a, b = accounts(2)
+    ghost = "ghost" + a[-7:]  # a valid name that no account has
+    url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    ledger(url)((a, 100), (ghost, 7), (b, 200))
+    cfg = write_config(payer, tmp_path, url, state_url)
+
+    dry = cli("sync", "-c", str(cfg), "once", "--dry-run")
+    assert dry.returncode == 1, dry.stderr
+    assert ghost in dry.stdout and "does not exist" in dry.stdout
+    assert re.search(r"recipients would book\s*│\s*2\s*│", dry.stdout)
+    assert re.search(r"amount would book\s*│\s*0\.0300 TST", dry.stdout)
+    assert payer.booked() == {}
+
+    real = cli("sync", "-c", str(cfg), "once")
+    assert real.returncode == 1
+    assert payer.booked() == {a: 100, b: 200}
