@@ -2,7 +2,8 @@
 
 - :class:`LedgerSource` — our own ledger (:class:`~payer_sync.models.Credit`, one row per
   credit). A recipient's total is the sum of its credits; its memo is the newest non-empty
-  credit memo. Incremental: the ledger id is the watermark. Oldest dues first: the credits
+  credit memo. Incremental: the ledger id is the watermark, with the ids still missing below
+  it (rows a concurrent writer commits late) checked again. Oldest dues first: the credits
   themselves say when each part of an increase became due.
 - :class:`QuerySource` — a payer's existing database: a configured query returning
   ``(recipient, total[, memo])``, one row per recipient. Totals are converted exactly by
@@ -15,7 +16,7 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, and_, false, func, or_, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from payoutengine.errors import ConfigError
@@ -85,6 +86,24 @@ def _memo_problem(memo: str) -> str | None:
     return None
 
 
+#: ids below the newest one that are checked for rows committed late (see LedgerSource._watermark)
+GAP_WINDOW = 10_000
+#: at most this many such ids are carried from one sync to the next
+MAX_GAPS = 1_000
+
+
+def format_watermark(top: int, gaps: Sequence[int] = ()) -> str:
+    """``"<top>"`` or ``"<top>:<gap>,<gap>,..."``."""
+    return f"{top}:{','.join(map(str, gaps))}" if gaps else str(top)
+
+
+def parse_watermark(text: str | None) -> tuple[int, list[int]]:
+    if not text:
+        return 0, []
+    top, _, gaps = text.partition(":")
+    return int(top), [int(g) for g in gaps.split(",") if g]
+
+
 class LedgerSource:
     """Totals from our own ledger table ``payer_credits``."""
 
@@ -97,12 +116,26 @@ class LedgerSource:
     def _max_id(self, conn) -> int:  # type: ignore[no-untyped-def]
         return int(conn.execute(select(func.coalesce(func.max(Credit.id), 0))).scalar_one())
 
+    def _watermark(self, conn, top: int, old_gaps: Collection[int] = ()) -> str:  # type: ignore[no-untyped-def]
+        """``top``, plus the ids at or below it that no row has *yet*: with concurrent writers
+        an id is taken when a row is inserted but seen only when its transaction commits, so a
+        credit can appear below a watermark already passed. Those ids are checked again by the
+        next incremental sync (:meth:`changed_since`). Read this before the totals: a row that
+        commits in between is then both a gap and counted (harmless), never neither."""
+        low = max(0, top - GAP_WINDOW)
+        present = set(
+            conn.execute(select(Credit.id).where(Credit.id > low, Credit.id <= top)).scalars()
+        )
+        gaps = {i for i in range(low + 1, top + 1) if i not in present}
+        gaps |= {g for g in old_gaps if g > low and g not in present}
+        return format_watermark(top, sorted(gaps)[-MAX_GAPS:])
+
     def scan(self, precision: int, *, recipients: Collection[str] | None = None) -> SourceScan:
         result = SourceScan()
         try:
             with self.engine.connect() as conn:
                 top = self._max_id(conn)
-                result.watermark = str(top)
+                result.watermark = self._watermark(conn, top)
                 sums = select(Credit.recipient, func.sum(Credit.amount)).where(Credit.id <= top)
                 memo_ids = (
                     select(func.max(Credit.id))
@@ -149,20 +182,23 @@ class LedgerSource:
         return result
 
     def changed_since(self, watermark: str | None) -> tuple[set[str], str | None]:
-        since = int(watermark) if watermark else 0
+        """Recipients with credits above the watermark, and with credits that filled one of
+        its gaps (rows committed late, below ids already seen)."""
+        since, gaps = parse_watermark(watermark)
         try:
             with self.engine.connect() as conn:
                 top = self._max_id(conn)
+                new_mark = self._watermark(conn, top, gaps)
+                changed = or_(
+                    and_(Credit.id > since, Credit.id <= top),
+                    Credit.id.in_(gaps) if gaps else false(),
+                )
                 names = set(
-                    conn.execute(
-                        select(Credit.recipient)
-                        .where(Credit.id > since, Credit.id <= top)
-                        .distinct()
-                    ).scalars()
+                    conn.execute(select(Credit.recipient).where(changed).distinct()).scalars()
                 )
         except SQLAlchemyError as exc:
             raise _db_error(self.engine, exc) from None
-        return names, str(top)
+        return names, new_mark
 
     def pieces(self, booked: Mapping[str, int], *, watermark: str | None = None) -> list[Piece]:
         """Walk each recipient's credits in id order; the first ``booked`` units are already
@@ -177,7 +213,7 @@ class LedgerSource:
                         .order_by(Credit.recipient, Credit.id)
                     )
                     if watermark:
-                        q = q.where(Credit.id <= int(watermark))
+                        q = q.where(Credit.id <= parse_watermark(watermark)[0])
                     covered: dict[str, int] = {}
                     for name, amount, at in conn.execute(q):
                         already = covered.get(name, booked[name])

@@ -71,3 +71,39 @@ def test_dry_run_sends_nothing(
 
 def report_lines(r: SyncReport) -> list[tuple[str, str, str]]:
     return r.problems()
+
+
+def test_a_credit_committed_late_below_the_watermark_is_still_booked(
+    payer: Payer, accounts: Callable[[int], list[str]], pg_url: str, state_url: str
+) -> None:
+    """Two writers: the first takes an id, the second commits a higher one; an incremental
+    sync passes both ids; then the first commits. The next incremental sync books it."""
+    from sqlalchemy.orm import Session
+
+    from payer_sync.ledger import add_credits, make_engine
+
+    payer.deposit("100.0000 TST")
+    early, late, other = accounts(3)
+    credit = ledger(pg_url)
+    credit((early, 1))
+    s = syncer(payer.config(pg_url, state_url))
+    assert s.sync().ok  # full sync: sets the watermark
+
+    engine = make_engine(pg_url)
+    slow = Session(engine)
+    slow.begin()
+    add_credits(slow, [(late, 700)])
+    slow.flush()  # the row has its id now, but nobody else sees it yet
+    credit((other, 5))  # a higher id, committed at once
+    r1 = s.sync(full=False)
+    assert [i.recipient for i in r1.booked] == [other]
+
+    slow.commit()  # the late row appears below the watermark
+    slow.close()
+    r2 = s.sync(full=False)
+    assert r2.mode == "incremental"
+    assert [(i.recipient, i.new_total) for i in r2.booked] == [(late, 700)]
+    assert payer.booked() == {early: 1, late: 700, other: 5}
+    r3 = s.sync(full=False)
+    assert r3.compared == 0 and r3.booked == []
+    engine.dispose()
