@@ -45,7 +45,7 @@ def test_repr_never_shows_the_secret() -> None:
     "text",
     [
         pytest.param("", id="empty"),
-        pytest.param("5KQwrPbwdL6PhXujxW37FSSQZ1JiwsST4cqQzDeyXtP79zkvFD4", id="bad-checksum"),
+        pytest.param(DEV_KEY.to_wif()[:-1] + "4", id="bad-checksum"),  # last digit changed
         pytest.param("PVT_K1_abc", id="short-k1"),
         pytest.param("not a key", id="garbage"),
     ],
@@ -109,7 +109,7 @@ def test_load_key_errors_are_sentences_without_secret(
         load_key("PE_MISSING", None)
     with pytest.raises(KeyFileError, match="cannot be read"):
         load_key(None, tmp_path / "nope")
-    bad = "5KQwrPbwdL6PhXujxW37FSSQZ1JiwsST4cqQzDeyXtP79zkvFD4"
+    bad = DEV_KEY.to_wif()[:-1] + "4"  # the development key with a wrong checksum
     monkeypatch.setenv("PE_BAD", bad)
     with pytest.raises(KeyFileError) as exc:
         load_key("PE_BAD", None)
