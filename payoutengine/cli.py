@@ -94,25 +94,29 @@ _data_dir_option = click.option(
 )
 
 
-@chain.command("up")
-@_data_dir_option
-@click.option(
-    "--port", type=click.IntRange(1, 65535), default=None, help="HTTP port (default: a free one)."
-)
-@click.option(
+_wasm_option = click.option(
     "--wasm",
     type=click.Path(dir_okay=False, path_type=Path),
     default=DEFAULT_WASM,
     show_default=True,
     help="The contract's wasm.",
 )
-@click.option(
+_abi_option = click.option(
     "--abi",
     type=click.Path(dir_okay=False, path_type=Path),
     default=DEFAULT_ABI,
     show_default=True,
     help="The contract's ABI.",
 )
+
+
+@chain.command("up")
+@_data_dir_option
+@click.option(
+    "--port", type=click.IntRange(1, 65535), default=None, help="HTTP port (default: a free one)."
+)
+@_wasm_option
+@_abi_option
 def chain_up(data_dir: Path, port: int | None, wasm: Path, abi: Path) -> None:
     """Start a fresh local chain and bootstrap it (tokens TST and PAY, the contract)."""
     from .localchain import (
@@ -184,20 +188,8 @@ def chain_status(data_dir: Path) -> None:
     "--key-file", type=click.Path(dir_okay=False, path_type=Path), help="File holding the key."
 )
 @click.option("--permission", default="active", show_default=True, help="Permission to sign with.")
-@click.option(
-    "--wasm",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=DEFAULT_WASM,
-    show_default=True,
-    help="The contract's wasm.",
-)
-@click.option(
-    "--abi",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=DEFAULT_ABI,
-    show_default=True,
-    help="The contract's ABI.",
-)
+@_wasm_option
+@_abi_option
 @click.option("--admin", default=None, help="Call setadmin with this account.")
 @click.option("--fee-account", default=None, help="Call setfee with this fee account.")
 @click.option("--fee-permille", type=click.IntRange(0, 999), default=None, help="Fee in permille.")
