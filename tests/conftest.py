@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -27,6 +29,29 @@ CONTRACT_ABI = REPO_ROOT / "contract" / "payoutengine.abi"
 def repo_root() -> Path:
     """The repository's root directory."""
     return REPO_ROOT
+
+
+def run_in_own_group(
+    cmd: Sequence[str], *, env: Mapping[str, str], timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run a command in its own process group from the repository root, capture its output,
+    and kill the whole group if it is still running when this returns (time-out included)."""
+    proc = subprocess.Popen(
+        list(cmd),
+        cwd=REPO_ROOT,
+        env=dict(env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
 _EXTRA_GROUPS: list[int] = []

@@ -250,16 +250,31 @@ class PE:
 def pe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PE]:
     if not CONTRACT_WASM.is_file():
         pytest.fail(f"{CONTRACT_WASM} is missing: run scripts/bootstrap to build the contract.")
-    base = tmp_path_factory.mktemp("daemon-chain")
-    chain = start_chain(base / "node")
+    yield from bootstrapped(tmp_path_factory.mktemp("daemon-chain") / "node")
+
+
+def bootstrapped(data_dir: Path, *, port: int | None = None) -> Iterator[PE]:
+    """A fresh node with the contract and the daemon's permission; stopped (and checked gone)
+    when the generator closes."""
+    chain = start_chain(data_dir, port=port)
     pid = chain.pid
     try:
         chain.bootstrap(CONTRACT_WASM, CONTRACT_ABI)
-        key = setup_daemon_permission(chain)
-        yield PE(chain, key)
+        yield PE(chain, setup_daemon_permission(chain))
     finally:
         chain.stop()
     assert pid is not None and not group_alive(pid), "the local node survived stop()"
+
+
+def run_status(config: Path) -> subprocess.CompletedProcess[str]:
+    """``payoutengine status --config ... --json`` without any key in the environment."""
+    return subprocess.run(
+        payoutengine_cmd("status", "--config", str(config), "--json"),
+        capture_output=True,
+        text=True,
+        env=daemon_env(None),
+        timeout=60,
+    )
 
 
 def write_config(

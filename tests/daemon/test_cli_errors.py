@@ -12,7 +12,7 @@ import pytest
 from payoutengine.keys import PrivateKey
 from payoutengine.localchain import DEV_KEY
 
-from .conftest import PE, daemon_env, free_port, payoutengine_cmd, write_config
+from .conftest import PE, daemon_env, free_port, payoutengine_cmd, run_status, write_config
 
 
 def _admin(cfg: Path, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess:
@@ -133,13 +133,7 @@ def test_bad_keys_are_refused(pe: PE, tmp_path: Path) -> None:
 def test_status_with_unreachable_chain_shows_the_journal_and_exits_3(tmp_path: Path) -> None:
     dead = [f"http://127.0.0.1:{free_port()}"]
     cfg = write_config(tmp_path / "admin.toml", dead, journal=tmp_path / "j.sqlite")
-    res = subprocess.run(
-        payoutengine_cmd("status", "--config", str(cfg), "--json"),
-        capture_output=True,
-        text=True,
-        env=daemon_env(None),
-        timeout=60,
-    )
+    res = run_status(cfg)
     assert res.returncode == 3, res.stderr
     assert "Traceback" not in res.stdout + res.stderr
     st = json.loads(res.stdout)

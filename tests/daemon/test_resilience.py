@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import signal
 import sqlite3
-import subprocess
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -16,16 +15,12 @@ import pytest
 from daemon.journal import Journal
 from payoutengine.localchain import LocalChain
 from payoutengine.transactions import Action, SignedTransaction
-from tests.conftest import CONTRACT_ABI, CONTRACT_WASM
 
 from .conftest import (
     PE,
-    daemon_env,
+    bootstrapped,
     free_port,
-    group_alive,
-    payoutengine_cmd,
-    setup_daemon_permission,
-    start_chain,
+    run_status,
     unique_name,
     wait_for,
     write_config,
@@ -37,13 +32,7 @@ def _chain_time(text: str) -> datetime:
 
 
 def _status(cfg: Path) -> dict:
-    res = subprocess.run(
-        payoutengine_cmd("status", "--config", str(cfg), "--json"),
-        capture_output=True,
-        text=True,
-        env=daemon_env(None),
-        timeout=60,
-    )
+    res = run_status(cfg)
     assert res.returncode == 0, res.stderr
     return json.loads(res.stdout)
 
@@ -113,15 +102,7 @@ def test_sigkill_mid_run_and_restart_pays_everything_exactly_once(
 @pytest.fixture
 def own_chain(tmp_path: Path) -> Iterator[PE]:
     """A node of its own (this test stops and restarts it), on a fixed port."""
-    chain = start_chain(tmp_path / "node", port=free_port())
-    pid = chain.pid
-    try:
-        chain.bootstrap(CONTRACT_WASM, CONTRACT_ABI)
-        key = setup_daemon_permission(chain)
-        yield PE(chain, key)
-    finally:
-        chain.stop()
-    assert pid is not None and not group_alive(pid)
+    yield from bootstrapped(tmp_path / "node", port=free_port())
 
 
 def test_node_restart_with_a_dead_second_endpoint_waits_fails_over_and_recovers(

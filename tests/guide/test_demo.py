@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import time
 from pathlib import Path
@@ -18,7 +17,7 @@ from payoutengine.demo import (
     demo_credits,
 )
 from payoutengine.localchain import FEE_PERMILLE
-from tests.conftest import REPO_ROOT
+from tests.conftest import run_in_own_group
 
 from .conftest import VENV_BIN, processes_mentioning
 
@@ -28,22 +27,9 @@ CLI = VENV_BIN / "payoutengine"
 def _demo(data_dir: Path, *args: str, timeout: float = 280) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PAYOUTENGINE_", "PAYER_"))}
     env["COLUMNS"] = "120"
-    proc = subprocess.Popen(
-        [str(CLI), "demo", "--data-dir", str(data_dir), *args],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
+    return run_in_own_group(
+        [str(CLI), "demo", "--data-dir", str(data_dir), *args], env=env, timeout=timeout
     )
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
 def _no_process_left(data_dir: Path) -> None:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 from payoutengine.localchain import DEV_KEY
+from tests.conftest import run_in_own_group
 
 from .conftest import KEY_ENV, Payer, ledger
 from .test_crash import write_config
@@ -20,22 +20,7 @@ CLI = REPO / ".venv" / "bin" / "payoutengine"
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, KEY_ENV: DEV_KEY.to_wif(), "COLUMNS": "200", **(env or {})}
-    proc = subprocess.Popen(
-        [str(CLI), *args],
-        cwd=REPO,
-        env=full_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        out, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+    return run_in_own_group([str(CLI), *args], env=full_env, timeout=120)
 
 
 def test_once_dry_run_then_real_then_problems(

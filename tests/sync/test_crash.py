@@ -16,6 +16,7 @@ from payer_sync.engine import CRASH_ENV
 from payer_sync.ledger import make_engine
 from payer_sync.state import StateStore
 from payoutengine.localchain import DEV_KEY
+from tests.conftest import run_in_own_group
 
 from .conftest import KEY_ENV, Payer, ledger
 
@@ -52,22 +53,9 @@ def run_sync(config: Path, *args: str, crash: str | None = None) -> subprocess.C
     env.pop(CRASH_ENV, None)
     if crash:
         env[CRASH_ENV] = crash
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "payer_sync", "-c", str(config), *args],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # its own process group, always stopped below
+    return run_in_own_group(
+        [sys.executable, "-m", "payer_sync", "-c", str(config), *args], env=env, timeout=120
     )
-    try:
-        out, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
 @pytest.mark.parametrize(
