@@ -66,8 +66,7 @@ class ContractView:
         yield from self.client.iter_table(self.contract, scope, table, page_size=self.page_size)
 
     def settings(self) -> Settings | None:
-        res = self.client.get_table_rows(self.contract, self.contract, "settings", limit=1)
-        rows = res["rows"] if isinstance(res, Mapping) else res
+        rows = self.client.get_table_rows(self.contract, self.contract, "settings", limit=1)["rows"]
         if not rows:
             return None
         r = rows[0]
@@ -83,9 +82,9 @@ class ContractView:
         return [str(r["schedule_name"]) for r in self._rows(self.contract, "active")]
 
     def has_active(self) -> bool:
-        res = self.client.get_table_rows(self.contract, self.contract, "active", limit=1)
-        rows = res["rows"] if isinstance(res, Mapping) else res
-        return bool(rows)
+        return bool(
+            self.client.get_table_rows(self.contract, self.contract, "active", limit=1)["rows"]
+        )
 
     def schedules(self) -> list[dict[str, Any]]:
         return [dict(r) for r in self._rows(self.contract, "schedules")]
@@ -96,6 +95,12 @@ class ContractView:
 
     def count_dues(self, schedule: str) -> int:
         return sum(1 for _ in self._rows(schedule, "dues"))
+
+    def dues_per_schedule(self) -> dict[str, int]:
+        """Open dues of every schedule (0 for those not in ``active``, without reading them)."""
+        active = set(self.active_schedules())
+        names = [str(s["schedule_name"]) for s in self.schedules()]
+        return {n: self.count_dues(n) if n in active else 0 for n in names}
 
     def recipients(self, schedule: str) -> Iterator[Mapping[str, Any]]:
         yield from self._rows(schedule, "recipients")

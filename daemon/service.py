@@ -256,10 +256,7 @@ class AdminDaemon:
             self.metrics.transactions.labels(status).set(n)
         if self.gate.client() is None:
             return
-        active = set(self.view.active_schedules())
-        for sched in self.view.schedules():
-            name = str(sched["schedule_name"])
-            n = self.view.count_dues(name) if name in active else 0
+        for name, n in self.view.dues_per_schedule().items():
             self.metrics.dues_outstanding.labels(name).set(n)
 
     def start(self) -> None:

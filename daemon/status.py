@@ -74,13 +74,7 @@ def collect_status(cfg: Config) -> dict[str, Any]:
         view = ContractView(client, cfg.contract.account)
         health = client.health()
         settings = view.settings()
-        active = set(view.active_schedules())
-        dues = {
-            str(s["schedule_name"]): (
-                view.count_dues(str(s["schedule_name"])) if str(s["schedule_name"]) in active else 0
-            )
-            for s in view.schedules()
-        }
+        dues = view.dues_per_schedule()
         approvals = list(view.approvals())
         out["chain"] = {
             "endpoint": health.endpoint,
