@@ -26,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.report import emit  # noqa: E402
 from tests.contract.conftest import (  # noqa: E402
     ADMIN,
     CONTRACT,
@@ -38,16 +39,6 @@ from tests.contract.conftest import (  # noqa: E402
 TX_LIMIT_US = 30_000  # nodeos max-transaction-time default
 BATCH = 50  # payments per measured transaction
 ROUNDS = 9
-
-
-def emit(metric: str, value: float, unit: str, baseline: float | None) -> None:
-    ratio = round(value / baseline, 3) if baseline else None
-    print(
-        json.dumps(
-            {"metric": metric, "value": value, "unit": unit, "baseline": baseline, "ratio": ratio}
-        ),
-        flush=True,
-    )
 
 
 def names(prefix: str, n: int) -> list[str]:

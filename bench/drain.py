@@ -17,7 +17,6 @@ Setting up accounts and bookings is not timed. ``DRAIN_BENCH_N`` changes N.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sqlite3
@@ -31,6 +30,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.report import emit  # noqa: E402
 from payoutengine.amounts import format_amount  # noqa: E402
 from payoutengine.localchain import (  # noqa: E402
     ADMIN_ACCOUNT,
@@ -52,12 +52,6 @@ SENDERS = int(os.environ.get("DRAIN_BENCH_SENDERS", "3"))
 SCHEDULES = 3
 BLOCK_INTERVAL_S = 0.5
 TOKEN = "eosio.token"
-
-
-def emit(metric: str, value: float, unit: str, baseline: float | None = None) -> None:
-    ratio = round(value / baseline, 3) if baseline else None
-    line = {"metric": metric, "value": value, "unit": unit, "baseline": baseline, "ratio": ratio}
-    print(json.dumps(line), flush=True)
 
 
 def log(msg: str) -> None:

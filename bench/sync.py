@@ -11,7 +11,6 @@ Setting up N accounts is not timed. ``PAYER_SYNC_BENCH_N`` changes N.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import random
@@ -26,6 +25,7 @@ sys.path.insert(0, str(REPO))
 
 from sqlalchemy.orm import Session  # noqa: E402
 
+from bench.report import emit  # noqa: E402
 from payer_sync.config import (  # noqa: E402
     BatchConfig,
     ChainConfig,
@@ -49,22 +49,6 @@ WASM = REPO / "build" / "contract" / "payoutengine.wasm"
 ABI = REPO / "contract" / "payoutengine.abi"
 KEY_ENV = "PAYER_SYNC_BENCH_KEY"
 CHANGED = 100
-
-
-def emit(metric: str, value: float, unit: str, baseline: float | None = None) -> None:
-    ratio = round(value / baseline, 3) if baseline else None
-    print(
-        json.dumps(
-            {
-                "metric": metric,
-                "value": round(value, 3),
-                "unit": unit,
-                "baseline": baseline,
-                "ratio": ratio,
-            }
-        ),
-        flush=True,
-    )
 
 
 def name_of(i: int) -> str:
