@@ -639,15 +639,16 @@ class Demo:
         client = self._chain().client
         p = _Progress()
         for s in SCHEDULES:
+            # Paid and outstanding both from the same rows, so one line never mixes two moments.
             for r in client.iter_table(CONTRACT_ACCOUNT, s.name, "recipients", page_size=1000):
                 booked, paid = int(r["booked_total"]), int(r["paid_total"])
                 if booked > 0:
                     p.booked += 1
                 if booked > 0 and paid == booked:
                     p.paid += 1
-            for r in client.iter_table(CONTRACT_ACCOUNT, s.name, "dues", page_size=1000):
-                p.outstanding += 1
-                p.due_accounts.add(str(r["account"]))
+                elif booked > paid:
+                    p.outstanding += 1
+                    p.due_accounts.add(str(r["account"]))
         for r in client.iter_table(CONTRACT_ACCOUNT, CONTRACT_ACCOUNT, "approvals", page_size=1000):
             p.approvals += 1
             if int(r["approved"]):
