@@ -19,6 +19,7 @@ from .contract import ContractView, receivers_in_error
 from .journal import Journal
 from .metrics import Metrics
 from .sender import Sender
+from .tokens import TokenGuard
 
 __all__ = ["PoisonHandler"]
 
@@ -55,6 +56,7 @@ class PoisonHandler:
         self.contract = view.contract
         self.dry_run_authority = dry_run_authority
         self.stopping = stopping
+        self.tokens = TokenGuard(view, sender, metrics)
 
     def _named_recipients(self, err: TransactionError) -> list[str]:
         """Accounts the failure trace (or the error text) names as the failing receiver of a
@@ -134,7 +136,10 @@ class PoisonHandler:
     def handle(self, err: TransactionError) -> bool:
         """Find, unapprove and report the poison recipients behind ``err``. True when the
         failure is explained by one (newly unapproved, or already unapproved by an earlier
-        call while this transaction was in flight)."""
+        call while this transaction was in flight). A token whose own transfer failed is
+        suspended instead, and nobody is unapproved."""
+        if self.tokens.handle(err):
+            return True
         try:
             accounts = self.find(err)
         except ChainError as e:

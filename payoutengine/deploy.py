@@ -27,7 +27,7 @@ __all__ = [
 ]
 
 #: the only contract actions the admin daemon signs
-DAEMON_ACTIONS = ("runpayouts", "approveacc", "unapproveacc")
+DAEMON_ACTIONS = ("runpayouts", "approveacc", "unapproveacc", "wake", "denytoken")
 
 log = logging.getLogger(__name__)
 
@@ -135,11 +135,14 @@ def deploy_contract(
     admin: str | None = None,
     fee_account: str | None = None,
     fee_permille: int | None = None,
+    allow_tokens: Sequence[tuple[str, str]] = (),
     admin_keys: Sequence[PrivateKey] = (),
 ) -> DeployResult:
     """Deploy (skipping ``setcode`` when the chain already runs this exact wasm), add
-    eosio.code, then ``setadmin(admin)`` and ``setfee(fee_account, fee_permille)`` when given.
-    ``setfee`` is signed by ``admin_keys`` (default: ``keys``) as ``admin@active``."""
+    eosio.code, then ``setadmin(admin)``, ``setfee(fee_account, fee_permille)`` and
+    ``allowtoken(contract, symbol)`` for each of ``allow_tokens`` (``("eosio.token", "4,EOS")``)
+    when given. ``setfee`` and ``allowtoken`` are signed by ``admin_keys`` (default: ``keys``) as
+    ``admin@active``."""
     try:
         code = wasm.read_bytes()
         abi_json = json.loads(abi.read_text())
@@ -178,5 +181,19 @@ def deploy_contract(
             [Action(account, "setfee", [(admin, "active")], data)], list(admin_keys) or keys
         )
         result["fee"] = {"account": fee_account, "permille": fee_permille}
+    if allow_tokens:
+        if admin is None:
+            raise ConfigError("Allowing tokens needs the admin account (--admin).")
+        allowed = client.get_table_rows(account, account, "tokens", limit=1000)["rows"]
+        have = {(str(r["tkcontract"]), str(r["currency"])) for r in allowed}
+        for tkcontract, symbol in allow_tokens:
+            if (tkcontract, symbol) in have:
+                continue  # deploying again: already allowed
+            data = positional_args(abi_json, "allowtoken", [tkcontract, symbol])
+            client.push(
+                [Action(account, "allowtoken", [(admin, "active")], data)],
+                list(admin_keys) or keys,
+            )
+        result["tokens"] = [f"{c}:{s}" for c, s in allow_tokens]
     log.info("deployed %s (code hash %s)", account, code_hash)
     return result
