@@ -107,14 +107,18 @@ class WakeJob:
             log.warning("wake run failed", extra={"error": str(e)})
 
     def _poll_waiting(self) -> None:
-        """Wakes the parked dues whose recipient has opened its balance row since."""
+        """Wakes the parked dues whose recipient has opened its balance row since. A bounded
+        number per run, in turn: those still without a row go to the back of the queue."""
         opened: dict[str, list[str]] = {}
-        for (schedule, account), (tk, sym) in list(self._waiting.items())[:POLL_PER_RUN]:
+        for key in list(self._waiting)[:POLL_PER_RUN]:
             if self.stop.is_set():
                 return
-            if self.view.client.get_balance_row_exists(tk, account, sym):
+            schedule, account = key
+            tk, sym = self._waiting.pop(key)
+            if self.view.client.get_balance(tk, account, sym) is None:
+                self._waiting[key] = (tk, sym)  # to the back
+            else:
                 opened.setdefault(schedule, []).append(account)
-                del self._waiting[(schedule, account)]
         for schedule, accounts in opened.items():
             self._wake(schedule, accounts)
 

@@ -18,6 +18,7 @@ from payoutengine.amounts import format_amount
 from .conftest import (
     EMPTY_ABI,
     PE,
+    TOKEN,
     daemon_env,
     free_port,
     payoutengine_cmd,
@@ -374,4 +375,38 @@ def test_failing_token_is_suspended_and_nobody_unapproved(
     suspended = [e for e in logs if e.get("msg", "").startswith("token suspended")]
     assert [e["token"] for e in suspended] == [f"{token}:4,BRK"]
     assert not [e for e in logs if e.get("msg", "").startswith("poison recipient")]
+    assert d.stop() == 0
+
+
+def test_parked_dues_are_paid_once_their_event_happens(pe: PE, tmp_path: Path, run_daemon) -> None:
+    """Dues the contract parked (a recipient without a balance row, an approval still to come)
+    are paid within a daemon cycle of the event that makes them payable: the daemon's approval,
+    the recipient opening its balance row."""
+    payer = pe.accounts("pyr", 1, open_token=None)[0]
+    with_row = pe.accounts("rcw", 3)
+    no_row = pe.accounts("rcn", 2, open_token=None)
+    sched = pe.schedule(payer, unique_name("s"), "parked")
+    cfg = write_config(tmp_path / "admin.toml", [pe.url], journal=tmp_path / "j.sqlite")
+    d = run_daemon(cfg, pe.daemon_key)
+    pe.book(sched, payer, {r: "1.0000 TST" for r in [*with_row, *no_row]})
+    wait_for(
+        lambda: all(pe.paid(sched, r) == 10_000 for r in with_row),
+        timeout=60,
+        what="approved recipients with a balance row paid",
+        daemon=d,
+    )
+    assert all(pe.approved(r) is True for r in no_row)
+    assert all(pe.paid(sched, r) == 0 for r in no_row)
+    # The recipients open their rows: no booking, no approval, no revision change is needed.
+    for r in no_row:
+        pe.chain.action(
+            TOKEN, "open", {"owner": r, "symbol": "4,TST", "ram_payer": r}, f"{r}@active"
+        )
+    wait_for(
+        lambda: all(pe.paid(sched, r) == 10_000 for r in no_row),
+        timeout=30,
+        what="recipients paid after opening their balance rows",
+        daemon=d,
+    )
+    assert all(pe.balance_units(r) == 10_000 for r in no_row)
     assert d.stop() == 0
