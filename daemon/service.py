@@ -49,26 +49,12 @@ log = logging.getLogger(__name__)
 
 
 def load_admin_key(cfg: Config) -> PrivateKey:
-    """The key from ``[admin] key_env`` when that variable is set, else ``[admin] key_file``."""
-    import os
+    """The key from ``[admin] key_env`` when that variable is set, else ``[admin] key_file``
+    (mode 0600)."""
     from pathlib import Path
 
-    if cfg.admin.key_env and os.environ.get(cfg.admin.key_env, "").strip():
-        return load_key(env_var=cfg.admin.key_env)
-    if cfg.admin.key_file:
-        path = Path(cfg.admin.key_file)
-        try:
-            mode = path.stat().st_mode
-        except OSError:
-            raise KeyFileError(f"The key file {path} does not exist or cannot be read.") from None
-        if mode & 0o077:
-            raise KeyFileError(
-                f"The key file {path} is readable by other users; run 'chmod 600 {path}'."
-            )
-        return load_key(file=path)
-    raise KeyFileError(
-        f"No admin key: set the environment variable {cfg.admin.key_env or '(none)'} or "
-        "[admin] key_file."
+    return load_key(
+        cfg.admin.key_env or None, Path(cfg.admin.key_file) if cfg.admin.key_file else None
     )
 
 

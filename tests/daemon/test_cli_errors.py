@@ -91,7 +91,9 @@ def test_bad_keys_are_refused(pe: PE, tmp_path: Path) -> None:
     cfg = write_config(tmp_path / "admin.toml", [pe.url], journal=tmp_path / "j.sqlite")
 
     # No key at all.
-    _assert_clean_failure(_admin(cfg, daemon_env(None)), 2, "KeyFileError:", "No admin key")
+    _assert_clean_failure(
+        _admin(cfg, daemon_env(None)), 2, "KeyFileError:", "PAYOUTENGINE_ADMIN_KEY is not set"
+    )
     # Malformed key; the text must not be echoed.
     env = daemon_env(None, PAYOUTENGINE_ADMIN_KEY="5Kthisisnotakey")
     res = _admin(cfg, env)

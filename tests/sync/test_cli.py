@@ -57,7 +57,7 @@ def test_errors_are_one_sentence_and_exit_2(payer: Payer, tmp_path: Path, state_
     assert no_key.stderr.strip() == (
         f"KeyFileError: The environment variable {KEY_ENV} is not set or empty."
     )
-    wrong = cli("sync", "-c", str(cfg), "once", env={"PAYER_SYNC_PAYER_SCHEDULE": "nosuchsched"})
+    wrong = cli("sync", "-c", str(cfg), "once", env={"PAYOUTENGINE_PAYER_SCHEDULE": "nosuchsched"})
     assert wrong.returncode == 2
     assert wrong.stderr.strip() == (
         "ConfigError: The schedule 'nosuchsched' does not exist in contract payoutengine; "
@@ -66,6 +66,28 @@ def test_errors_are_one_sentence_and_exit_2(payer: Payer, tmp_path: Path, state_
     missing = cli("sync", "-c", str(tmp_path / "nope.toml"), "once")
     assert missing.returncode == 2 and missing.stderr.startswith("ConfigError: The config file")
     assert "Traceback" not in no_key.stderr + wrong.stderr + missing.stderr
+
+
+def test_a_key_file_others_can_read_is_refused(
+    payer: Payer, tmp_path: Path, state_url: str
+) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    key_file = tmp_path / "payer.key"
+    key_file.write_text(DEV_KEY.to_wif() + "\n")
+    key_file.chmod(0o644)
+    cfg = write_config(payer, tmp_path, url, state_url)
+    cfg.write_text(cfg.read_text().replace(f'key_env = "{KEY_ENV}"', 'key_file = "payer.key"'))
+
+    res = cli("sync", "-c", str(cfg), "once", env={KEY_ENV: ""})
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert res.stderr.strip() == (
+        f"KeyFileError: The key file {key_file} can be read by other users (mode 0644); "
+        f"run 'chmod 600 {key_file}'."
+    )
+    assert DEV_KEY.to_wif() not in res.stdout + res.stderr
+    key_file.chmod(0o600)  # the same file, readable by its owner only, is accepted
+    res = cli("sync", "-c", str(cfg), "once", env={KEY_ENV: ""})
+    assert res.returncode == 0, res.stdout + res.stderr
 
 
 def test_run_mode_books_new_credits_incrementally(
