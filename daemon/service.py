@@ -246,6 +246,10 @@ class AdminDaemon:
             self.metrics.dues_outstanding.labels(name).set(n)
 
     def start(self) -> None:
+        c = self.cfg
+        if c.metrics.port:  # first: a taken port must stop the start before any job runs
+            self.metrics.serve(c.metrics.host, c.metrics.port)
+            log.info("metrics on /metrics", extra={"host": c.metrics.host, "port": c.metrics.port})
         sched = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(max_workers=6)},
             job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
@@ -271,9 +275,6 @@ class AdminDaemon:
             )
         sched.start()
         self.scheduler = sched
-        if c.metrics.port:
-            self.metrics.serve(c.metrics.host, c.metrics.port)
-            log.info("metrics on /metrics", extra={"host": c.metrics.host, "port": c.metrics.port})
 
     def request_stop(self, *_: Any) -> None:
         self.stop_event.set()

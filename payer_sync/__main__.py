@@ -1,5 +1,9 @@
+"""``python -m payer_sync ARGS`` is ``payoutengine sync ARGS``."""
+
 from __future__ import annotations
 
-from .cli import main
+import sys
 
-main()
+from payoutengine.cli import main
+
+main(["sync", *sys.argv[1:]])

@@ -4,6 +4,7 @@ no traceback, no secret in the output."""
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 from pathlib import Path
 
@@ -151,3 +152,25 @@ def test_status_with_unreachable_chain_shows_the_journal_and_exits_3(tmp_path: P
     )
     assert res.returncode == 3
     assert "unreachable" in res.stdout and res.stderr.startswith("ChainError: ")
+
+
+def test_metrics_port_taken_is_one_line_and_no_job_starts(pe: PE, tmp_path: Path) -> None:
+    """Defect 5: the daemon printed its error, then the jobs it had already started crashed
+    with tracebacks while the interpreter shut down."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        cfg = write_config(
+            tmp_path / "admin.toml", [pe.url], journal=tmp_path / "j.sqlite", metrics={"port": port}
+        )
+        res = _admin(cfg, daemon_env(pe.daemon_key))
+    out = res.stdout + res.stderr
+    assert res.returncode == 2, out
+    assert "Traceback" not in out, out
+    assert res.stderr.strip().splitlines()[-1] == (
+        f"ConfigError: The metrics port {port} on 127.0.0.1 is already in use; choose another "
+        "[metrics] port or stop the program listening there."
+    )
+    # Nothing was sent: the jobs never ran.
+    assert '"msg":"sent"' not in out

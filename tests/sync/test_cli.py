@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import signal
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -90,6 +93,38 @@ def test_a_key_file_others_can_read_is_refused(
     assert res.returncode == 0, res.stdout + res.stderr
 
 
+def run_until_syncs(
+    *args: str, env: dict[str, str], log: Path, syncs: int, timeout: float = 90
+) -> tuple[int, str]:
+    """Start ``payoutengine ARGS`` (``sync ... run``) in its own process group, wait until its
+    log shows ``syncs`` finished syncs, stop it with SIGTERM as an operator would, and return
+    (exit status, log)."""
+    full_env = {**os.environ, KEY_ENV: DEV_KEY.to_wif(), **env}
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [str(CLI), *args],
+            cwd=REPO,
+            env=full_env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + timeout
+        while len(re.findall(r"(full|incremental) sync: ", log.read_text())) < syncs:
+            assert proc.poll() is None, f"sync run exited early:\n{log.read_text()}"
+            assert time.monotonic() < deadline, f"fewer than {syncs} syncs:\n{log.read_text()}"
+            time.sleep(0.1)
+        os.killpg(proc.pid, signal.SIGTERM)
+        status = proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    return status, log.read_text()
+
+
 def test_run_mode_books_new_credits_incrementally(
     payer: Payer, accounts: Callable[[int], list[str]], tmp_path: Path, state_url: str
 ) -> None:
@@ -99,16 +134,41 @@ def test_run_mode_books_new_credits_incrementally(
     credit = ledger(url)
     credit((a, 100))
     cfg = write_config(payer, tmp_path, url, state_url)
-    env = {"PAYER_SYNC_RUN_INTERVAL_S": "0.2"}
-    first = cli("-v", "sync", "-c", str(cfg), "run", "--iterations", "2", env=env)
-    assert first.returncode == 0, first.stderr
-    assert "full sync: 1 compared, 1 booked (0.0100 TST)" in first.stderr
-    assert "incremental sync: 0 compared, 0 booked" in first.stderr
+    env = {"PAYOUTENGINE_RUN_INTERVAL_S": "0.2"}
+    # -v before the command's name ...
+    status, first = run_until_syncs(
+        "-v", "sync", "-c", str(cfg), "run", env=env, log=tmp_path / "first.log", syncs=2
+    )
+    assert status == 0, first
+    assert "full sync: 1 compared, 1 booked (0.0100 TST)" in first
+    assert "incremental sync: 0 compared, 0 booked" in first
+    assert "stopping after this sync" in first
     credit((b, 7), (a, 1))
-    second = cli("-v", "sync", "-c", str(cfg), "run", "--iterations", "1", env=env)
-    assert second.returncode == 0, second.stderr
-    assert "incremental sync: 2 compared, 2 booked (0.0008 TST)" in second.stderr
+    # ... and after it (`payoutengine sync -v` used to log nothing).
+    status, second = run_until_syncs(
+        "sync", "-v", "-c", str(cfg), "run", env=env, log=tmp_path / "second.log", syncs=1
+    )
+    assert status == 0, second
+    assert "incremental sync: 2 compared, 2 booked (0.0008 TST)" in second
     assert payer.booked() == {a: 101, b: 7}
+    assert "Traceback" not in first + second
+
+
+def test_json_logs_work_on_sync(
+    payer: Payer, accounts: Callable[[int], list[str]], tmp_path: Path, state_url: str
+) -> None:
+    payer.deposit("100.0000 TST")
+    (a,) = accounts(1)
+    url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    ledger(url)((a, 100))
+    cfg = write_config(payer, tmp_path, url, state_url)
+    res = cli("sync", "-c", str(cfg), "once", "-v", "--json-logs")
+    assert res.returncode == 0, res.stderr
+    records = [json.loads(line) for line in res.stderr.splitlines() if line.strip()]
+    assert records and all({"ts", "level", "logger", "msg"} <= r.keys() for r in records)
+    assert {r["level"] for r in records} <= {"info", "warning", "error"}
+    quiet = cli("sync", "-c", str(cfg), "once")
+    assert quiet.returncode == 0 and quiet.stderr == ""
 
 
 def test_once_writes_a_metrics_textfile_for_cron(
