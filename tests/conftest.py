@@ -10,10 +10,12 @@ recorded with :func:`register_process_group`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import socket
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -52,6 +54,20 @@ def run_in_own_group(
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+@contextlib.contextmanager
+def refused_ports(n: int = 1) -> Iterator[list[int]]:
+    """``n`` loopback ports where every connection is refused, for as long as the block runs:
+    each is bound (so nothing else can take it) but not listening. Unlike a port found free
+    and released, no other process can start answering there meanwhile."""
+    with contextlib.ExitStack() as stack:
+        ports = []
+        for _ in range(n):
+            s = stack.enter_context(socket.socket())
+            s.bind(("127.0.0.1", 0))
+            ports.append(int(s.getsockname()[1]))
+        yield ports
 
 
 _EXTRA_GROUPS: list[int] = []
