@@ -23,12 +23,12 @@ from typing import Any, cast
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from payoutengine.authority import check_signing_key
 from payoutengine.client import ChainClient
 from payoutengine.errors import (
     ChainError,
     ConfigError,
     EndpointError,
-    KeyFileError,
     PayoutEngineError,
 )
 from payoutengine.keys import PrivateKey, load_key
@@ -58,46 +58,16 @@ def load_admin_key(cfg: Config) -> PrivateKey:
     )
 
 
-def _perm(account: dict[str, Any], name: str) -> dict[str, Any] | None:
-    for p in account.get("permissions") or []:
-        if p.get("perm_name") == name:
-            return dict(p)
-    return None
-
-
-def _key_weight(perm: dict[str, Any], key: PrivateKey) -> tuple[int, int]:
-    auth = perm.get("required_auth") or {}
-    mine = {key.public_key, key.public_key_k1}
-    weight = sum(int(k.get("weight", 0)) for k in auth.get("keys") or [] if k.get("key") in mine)
-    return weight, int(auth.get("threshold", 1))
-
-
 def check_key(client: ChainClient, cfg: Config, key: PrivateKey) -> None:
     """Refuse a key that controls ``owner``, or that cannot sign for the configured permission."""
-    account = client.get_account(cfg.admin.account)
-    if account is None:
-        raise ConfigError(f"The admin account {cfg.admin.account!r} does not exist on this chain.")
-    owner = _perm(account, "owner")
-    if owner is not None:
-        weight, threshold = _key_weight(owner, key)
-        if weight >= threshold:
-            raise KeyFileError(
-                f"The key {key.public_key} controls the owner permission of "
-                f"{cfg.admin.account}; give the daemon a key of a dedicated permission linked "
-                "only to runpayouts, approveacc and unapproveacc (see docs/daemon.md)."
-            )
-    perm = _perm(account, cfg.admin.permission)
-    if perm is None:
-        raise ConfigError(
-            f"The account {cfg.admin.account} has no permission {cfg.admin.permission!r}; "
-            "create it with updateauth and linkauth (see docs/daemon.md)."
-        )
-    weight, threshold = _key_weight(perm, key)
-    if weight < threshold:
-        raise KeyFileError(
-            f"The key {key.public_key} cannot sign for {cfg.authority} "
-            f"(weight {weight} of threshold {threshold})."
-        )
+    check_signing_key(
+        client,
+        cfg.admin.account,
+        cfg.admin.permission,
+        key,
+        advice="give the daemon a key of a dedicated permission linked only to runpayouts, "
+        "approveacc and unapproveacc (see docs/daemon.md).",
+    )
     if cfg.admin.permission == "active":
         log.warning(
             "the daemon signs with the active permission; a dedicated permission linked only to "

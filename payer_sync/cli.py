@@ -20,8 +20,11 @@ from types import FrameType
 
 import click
 
+from payoutengine.authority import check_signing_key
 from payoutengine.cli import logging_options
+from payoutengine.client import ChainClient
 from payoutengine.errors import EXIT_FAILED, EXIT_OK, PayoutEngineError
+from payoutengine.keys import load_key
 
 from .config import SyncConfig, load_config
 from .engine import LAST_FULL_KEY, Progress, Syncer
@@ -36,6 +39,24 @@ log = logging.getLogger("payer_sync")
 def _load(ctx: click.Context) -> SyncConfig:
     path: Path | None = ctx.obj["config_path"]
     return load_config(path)
+
+
+def _syncer(cfg: SyncConfig, *, dry_run: bool, progress: Progress | None = None) -> Syncer:
+    """The syncer; unless it only plans (dry run), with the payer's key, checked on the chain:
+    it must sign for the configured permission and must not control the payer's owner."""
+    if dry_run:
+        return Syncer.from_config(cfg, need_key=False, progress=progress)
+    key = load_key(cfg.payer.key_env, cfg.payer.key_file)
+    client = ChainClient(list(cfg.chain.endpoints), timeout=cfg.chain.timeout_s)
+    check_signing_key(
+        client,
+        cfg.payer.account,
+        cfg.payer.permission,
+        key,
+        advice="give payer sync the key of a permission that cannot change the account's keys "
+        "(active, or a dedicated one), never the owner key.",
+    )
+    return Syncer.from_config(cfg, client=client, key=key, progress=progress)
 
 
 @contextmanager
@@ -128,7 +149,7 @@ def once(ctx: click.Context, dry_run: bool, incremental: bool, metrics_file: Pat
     try:
         cfg = _load(ctx)
         with _progress() as progress:
-            syncer = Syncer.from_config(cfg, need_key=not dry_run, progress=progress)
+            syncer = _syncer(cfg, dry_run=dry_run, progress=progress)
             report = syncer.sync(full=not incremental, dry_run=dry_run)
     except PayoutEngineError:
         if metrics_file:  # a sync that cannot run still leaves a file the alerts read
@@ -162,7 +183,7 @@ def run(ctx: click.Context, dry_run: bool, metrics_port: int | None, metrics_hos
     """Sync continuously: incremental syncs every interval, a full scan periodically (until
     SIGTERM/SIGINT, which stop it after the current sync)."""
     cfg = _load(ctx)
-    syncer = Syncer.from_config(cfg, need_key=not dry_run)
+    syncer = _syncer(cfg, dry_run=dry_run)
     metrics = None
     if metrics_port:
         metrics = _Metrics()

@@ -20,7 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from payoutengine.localchain import LocalChain, process_group_alive
+from payoutengine.keys import PrivateKey
+from payoutengine.localchain import DEV_PUBLIC_KEY, LocalChain, process_group_alive
+from payoutengine.transactions import Action
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONTRACT_WASM = REPO_ROOT / "build" / "contract" / "payoutengine.wasm"
@@ -68,6 +70,18 @@ def refused_ports(n: int = 1) -> Iterator[list[int]]:
             s.bind(("127.0.0.1", 0))
             ports.append(int(s.getsockname()[1]))
         yield ports
+
+
+def create_payer_account(chain: LocalChain, name: str) -> None:
+    """An account as a real payer has it: the development key signs for ``active``, while
+    ``owner`` is another key (payer sync refuses a key that controls owner)."""
+
+    def auth(key: str) -> dict[str, object]:
+        return {"threshold": 1, "keys": [{"key": key, "weight": 1}], "accounts": [], "waits": []}
+
+    owner = PrivateKey.generate().public_key
+    data = {"creator": "eosio", "name": name, "owner": auth(owner), "active": auth(DEV_PUBLIC_KEY)}
+    chain.push([Action("eosio", "newaccount", ["eosio@active"], data)])
 
 
 _EXTRA_GROUPS: list[int] = []

@@ -33,7 +33,7 @@ from payoutengine.amounts import Asset
 from payoutengine.deploy import daemon_permission_actions
 from payoutengine.keys import PrivateKey
 from payoutengine.localchain import ADMIN_ACCOUNT, CONTRACT_ACCOUNT, DEV_KEY, LocalChain
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, create_payer_account
 
 from .conftest import VENV_BIN
 
@@ -251,7 +251,7 @@ def setup_daemon(h: Host) -> None:
         )
     )
     _secret_file(h.etc / "admin.key", key)
-    _accounts(h.chain, [PAYER], open_tst=False)
+    create_payer_account(h.chain, PAYER)
     h.chain.fund(PAYER, "10000.0000 TST")
     _schedule(h.chain, "bonus", "100.0000 TST")
     _accounts(h.chain, BONUS, open_tst=True)

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from payoutengine.localchain import DEV_KEY
+from payoutengine.localchain import DEV_KEY, DEV_PUBLIC_KEY
 from tests.conftest import run_in_own_group
 
 from .conftest import KEY_ENV, Payer, ledger
@@ -91,6 +91,24 @@ def test_a_key_file_others_can_read_is_refused(
     key_file.chmod(0o600)  # the same file, readable by its owner only, is accepted
     res = cli("sync", "-c", str(cfg), "once", env={KEY_ENV: ""})
     assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_a_key_that_controls_owner_is_refused(
+    payer: Payer, new_account: Callable[..., str], tmp_path: Path, state_url: str
+) -> None:
+    taken = new_account("own")  # created with the development key as owner and active
+    url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    cfg = write_config(payer, tmp_path, url, state_url)
+    cfg.write_text(cfg.read_text().replace(f'account = "{payer.name}"', f'account = "{taken}"'))
+    res = cli("sync", "-c", str(cfg), "once")
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert res.stderr.strip() == (
+        f"KeyFileError: The key {DEV_PUBLIC_KEY} controls the owner permission of {taken}; give "
+        "payer sync the key of a permission that cannot change the account's keys (active, or a "
+        "dedicated one), never the owner key."
+    )
+    dry = cli("sync", "-c", str(cfg), "once", "--dry-run")  # signs nothing: no key needed
+    assert "KeyFileError" not in dry.stderr
 
 
 def run_until_syncs(
