@@ -225,7 +225,7 @@ def run(
 def _last_full(syncer: Syncer) -> float:
     import datetime as dt
 
-    text = syncer.state.get(LAST_FULL_KEY)
+    text = syncer.value(LAST_FULL_KEY)
     if not text:
         return 0.0
     return dt.datetime.fromisoformat(text).replace(tzinfo=dt.timezone.utc).timestamp()

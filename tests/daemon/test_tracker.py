@@ -9,8 +9,8 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from daemon.journal import Journal, utcnow
-from daemon.sender import Tracker
+from payoutengine.journal import Journal, utcnow
+from payoutengine.sending import Tracker
 
 
 class FakeChain:
@@ -42,6 +42,9 @@ class FakeSender:
     def resend(self, row: Any) -> None:
         self.chain.resent.append(row.tx_id)
 
+    def read_trace_from_chain(self, row: Any, block_num: int) -> bool:
+        return False  # a node without the trace API
+
 
 def _journal(tmp: Path) -> Journal:
     return Journal(f"sqlite:///{tmp / 'j.sqlite'}")
@@ -71,6 +74,7 @@ def _add(
         row.created_at = now - dt.timedelta(seconds=created_ago)
         row.status = status
         row.block_num = block
+        row.trace_read = status == "sent"  # its send was answered
     if status == "sent":
         with j.session() as s:
             Journal.add_payments(
@@ -92,7 +96,7 @@ def _add(
 def _status(j: Journal) -> dict[str, tuple[str, int | None]]:
     from sqlalchemy import select
 
-    from daemon.journal import JournalTx
+    from payoutengine.journal import JournalTx
 
     with j.session() as s:
         return {r.tx_id: (r.status, r.block_num) for r in s.scalars(select(JournalTx))}
@@ -130,7 +134,7 @@ def test_blocks_only_state_machine(tmp_path: Path) -> None:
     with j.session() as s:
         from sqlalchemy import func, select
 
-        from daemon.journal import Payment
+        from payoutengine.journal import Payment
 
         assert (
             s.scalar(select(func.count()).select_from(Payment).where(Payment.tx_id == "c" * 64))

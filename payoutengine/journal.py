@@ -1,0 +1,361 @@
+"""The engine journal: every transaction the daemon or payer sync signs is written here *before*
+it is sent, then followed until it is irreversible, rejected, or expired.
+
+Status of a journaled transaction::
+
+    signed ──send ok──▶ sent ──seen in a block──▶ included ──LIB passes it──▶ irreversible
+      │                  │                          │
+      │                  └──────────────┬───────────┘ (forked out / never included)
+      │                                 ▼
+      ├──rejected by the chain──▶ failed (or idle)  expired (past its expiration, in no block)
+      └──send outcome unknown: stays ``signed``; the tracker re-sends the identical bytes
+         (a duplicate is harmless) until the transaction is seen or has expired.
+
+An expired transaction is never re-signed here: the program that signed it re-reads chain
+state and decides what to send again.
+
+The schema belongs to the Alembic migrations in ``payoutengine/migrations`` (version table
+``payoutengine_journal_version``); :func:`open_journal` applies them. A database made by
+``create_all`` before the migrations existed is recognised and stamped at the revision it
+matches, then upgraded.
+
+Data functions are static methods of :class:`Journal` that take a session; the caller owns
+``with journal.session() as s:``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    create_engine,
+    event,
+    func,
+    insert,
+    inspect,
+    select,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+from .errors import ConfigError
+
+__all__ = [
+    "ALL_STATUSES",
+    "EXPIRED",
+    "FAILED",
+    "FINAL_STATUSES",
+    "IDLE",
+    "INCLUDED",
+    "IRREVERSIBLE",
+    "OPEN_STATUSES",
+    "SENT",
+    "SIGNED",
+    "Journal",
+    "JournalBase",
+    "JournalTx",
+    "Payment",
+    "Poison",
+    "StateValue",
+    "migrate",
+    "utcnow",
+]
+
+SIGNED = "signed"
+SENT = "sent"
+INCLUDED = "included"
+IRREVERSIBLE = "irreversible"
+FAILED = "failed"
+#: refused by the chain as the normal end of the work (e.g. "nothing to pay"): not a fault
+IDLE = "idle"
+EXPIRED = "expired"
+ALL_STATUSES = (SIGNED, SENT, INCLUDED, IRREVERSIBLE, IDLE, FAILED, EXPIRED)
+OPEN_STATUSES = (SIGNED, SENT, INCLUDED)
+FINAL_STATUSES = (IRREVERSIBLE, IDLE, FAILED, EXPIRED)
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+VERSION_TABLE = "payoutengine_journal_version"
+#: the revision whose tables ``create_all`` made before the migrations existed
+LEGACY_REVISION = "0001"
+
+
+def utcnow() -> dt.datetime:
+    """Naive UTC, as every timestamp in the journal is stored."""
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def naive_utc(t: dt.datetime) -> dt.datetime:
+    return t.astimezone(dt.timezone.utc).replace(tzinfo=None) if t.tzinfo is not None else t
+
+
+class JournalBase(DeclarativeBase):
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+class JournalTx(JournalBase):
+    """One signed transaction."""
+
+    __tablename__ = "transactions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tx_id: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    #: what it does, e.g. runpayouts, approveacc, unapproveacc, bookm.
+    kind: Mapped[str] = mapped_column(String(16), index=True)
+    #: the signer's own note as JSON (the action data, or the recipients of a booking).
+    data: Mapped[str] = mapped_column(Text)
+    #: the signed transaction (SignedTransaction.to_json()), re-sent byte for byte.
+    signed_json: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    expiration: Mapped[dt.datetime] = mapped_column(DateTime)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    #: block the node executed it in (from the trace), then the block it was found in.
+    block_num: Mapped[int | None] = mapped_column(BigInteger)
+    #: head block when it was signed: where a search for it starts when nothing else is known.
+    search_from: Mapped[int | None] = mapped_column(BigInteger)
+    cpu_usage_us: Mapped[int | None] = mapped_column(Integer)
+    #: payments made (inline transfers seen in the trace).
+    payments: Mapped[int] = mapped_column(Integer, default=0)
+    send_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    #: the transaction's trace was read (from the send's answer or, when that answer was
+    #: lost, from the chain once the transaction was found in a block).
+    trace_read: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Payment(JournalBase):
+    """One transfer a transaction made (from its trace)."""
+
+    __tablename__ = "payments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tx_id: Mapped[str] = mapped_column(String(64), index=True)
+    token: Mapped[str] = mapped_column(String(13))
+    recipient: Mapped[str] = mapped_column(String(13), index=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    symbol: Mapped[str] = mapped_column(String(7))
+    precision: Mapped[int] = mapped_column(Integer)
+    memo: Mapped[str] = mapped_column(Text)
+
+
+class Poison(JournalBase):
+    """A recipient whose contract rejected a payment; it was unapproved."""
+
+    __tablename__ = "poison"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account: Mapped[str] = mapped_column(String(13), index=True)
+    detected_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    tx_id: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+
+
+class StateValue(JournalBase):
+    """Small state that survives restarts (the last successful payout, a watermark)."""
+
+    __tablename__ = "state"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+# -- schema ------------------------------------------------------------------------------------
+
+
+def _alembic_config(conn: Connection) -> AlembicConfig:
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["connection"] = conn
+    return cfg
+
+
+def migrate(conn: Connection) -> None:
+    """Bring the journal tables on ``conn`` to the newest revision. A journal that
+    ``create_all`` made (no version table, a ``transactions`` table) is stamped first."""
+    cfg = _alembic_config(conn)
+    tables = set(inspect(conn).get_table_names())
+    if VERSION_TABLE not in tables and "transactions" in tables:
+        command.stamp(cfg, LEGACY_REVISION)
+    command.upgrade(cfg, "head")
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    # WAL + synchronous=FULL: a committed journal row survives SIGKILL and power loss.
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=FULL")
+    cur.execute("PRAGMA busy_timeout=5000")
+    cur.close()
+
+
+def _safe_url(url: str) -> str:
+    head, sep, tail = url.partition("@")
+    if sep and ":" in head.split("//", 1)[-1]:
+        scheme, _, cred = head.partition("//")
+        return f"{scheme}//{cred.split(':', 1)[0]}:***@{tail}"
+    return url
+
+
+def open_engine(url: str) -> Engine:
+    """An engine for a journal database, migrated to the newest revision. A URL that cannot
+    be used raises ConfigError with one sentence."""
+    try:
+        engine = create_engine(url, pool_pre_ping=True)
+    except (SQLAlchemyError, ImportError, ValueError) as e:
+        raise ConfigError(f"The journal URL {_safe_url(url)!r} is not usable: {e}.") from None
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    try:
+        with engine.begin() as conn:
+            migrate(conn)
+    except SQLAlchemyError as e:
+        engine.dispose()
+        raise ConfigError(
+            f"The journal database {_safe_url(url)!r} cannot be opened: "
+            f"{e.__class__.__name__}: {str(e).splitlines()[0]}."
+        ) from None
+    return engine
+
+
+# -- data --------------------------------------------------------------------------------------
+
+
+class Journal:
+    """The journal database: its engine, a session factory, and the data functions."""
+
+    def __init__(self, url: str) -> None:
+        self.engine = open_engine(url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """One short database transaction: committed on success, rolled back on error."""
+        with self._sessions.begin() as s:
+            yield s
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- transactions -------------------------------------------------------------------------
+
+    @staticmethod
+    def record_signed(
+        s: Session,
+        *,
+        tx_id: str,
+        kind: str,
+        data: Any,
+        signed_json: str,
+        expiration: dt.datetime,
+        search_from: int | None = None,
+    ) -> JournalTx:
+        now = utcnow()
+        row = JournalTx(
+            tx_id=tx_id,
+            kind=kind,
+            data=json.dumps(data, sort_keys=True),
+            signed_json=signed_json,
+            status=SIGNED,
+            created_at=now,
+            updated_at=now,
+            expiration=naive_utc(expiration),
+            search_from=search_from,
+            payments=0,
+            send_attempts=0,
+            trace_read=False,
+        )
+        s.add(row)
+        return row
+
+    @staticmethod
+    def get(s: Session, tx_id: str) -> JournalTx | None:
+        return s.scalars(select(JournalTx).where(JournalTx.tx_id == tx_id)).first()
+
+    @staticmethod
+    def open_transactions(s: Session, *, kinds: Sequence[str] | None = None) -> Sequence[JournalTx]:
+        query = select(JournalTx).where(JournalTx.status.in_(OPEN_STATUSES))
+        if kinds is not None:
+            query = query.where(JournalTx.kind.in_(list(kinds)))
+        return s.scalars(query.order_by(JournalTx.id)).all()
+
+    @staticmethod
+    def statuses(s: Session, tx_ids: Sequence[str]) -> dict[str, str]:
+        rows = s.execute(
+            select(JournalTx.tx_id, JournalTx.status).where(JournalTx.tx_id.in_(list(tx_ids)))
+        ).all()
+        return {str(t): str(st) for t, st in rows}
+
+    @staticmethod
+    def set_status(s: Session, row: JournalTx, status: str, **fields: Any) -> None:
+        row.status = status
+        row.updated_at = utcnow()
+        for k, v in fields.items():
+            setattr(row, k, v)
+
+    @staticmethod
+    def count_by_status(s: Session) -> dict[str, int]:
+        rows = s.execute(select(JournalTx.status, func.count()).group_by(JournalTx.status)).all()
+        counts = {st: 0 for st in ALL_STATUSES}
+        counts.update({st: int(n) for st, n in rows})
+        return counts
+
+    @staticmethod
+    def add_payments(s: Session, tx_id: str, payments: Sequence[dict[str, Any]]) -> None:
+        if payments:
+            # One executemany through Core: hundreds of rows per transaction.
+            s.execute(insert(Payment), [{"tx_id": tx_id, **p} for p in payments])
+
+    # -- poison and state ---------------------------------------------------------------------
+
+    @staticmethod
+    def add_poison(s: Session, account: str, *, tx_id: str | None, reason: str) -> None:
+        s.add(Poison(account=account, detected_at=utcnow(), tx_id=tx_id, reason=reason))
+
+    @staticmethod
+    def poison_list(s: Session) -> Sequence[Poison]:
+        return s.scalars(select(Poison).order_by(Poison.id)).all()
+
+    @staticmethod
+    def get_state(s: Session, key: str) -> str | None:
+        row = s.get(StateValue, key)
+        return row.value if row else None
+
+    @staticmethod
+    def set_state(s: Session, key: str, value: str) -> None:
+        """Insert or replace in one statement, so that concurrent writers of the same key do
+        not collide on its primary key."""
+        dialect = s.get_bind().dialect.name
+        values = {"key": key, "value": value}
+        if dialect == "postgresql":
+            pg = postgresql.insert(StateValue).values(**values)
+            s.execute(pg.on_conflict_do_update(index_elements=["key"], set_={"value": value}))
+        elif dialect == "sqlite":
+            lite = sqlite.insert(StateValue).values(**values)
+            s.execute(lite.on_conflict_do_update(index_elements=["key"], set_={"value": value}))
+        else:
+            s.merge(StateValue(**values))
