@@ -26,7 +26,15 @@ from dataclasses import dataclass, replace
 from payoutengine.amounts import Asset
 from payoutengine.client import ApiNotAvailable, ChainClient
 from payoutengine.errors import AmountError, ConfigError, EndpointError, TransactionError
-from payoutengine.journal import EXPIRED, IRREVERSIBLE, Journal, JournalTx, utcnow
+from payoutengine.journal import (
+    EXPIRED,
+    FAILED,
+    IDLE,
+    IRREVERSIBLE,
+    Journal,
+    JournalTx,
+    utcnow,
+)
 from payoutengine.keys import PrivateKey, load_key
 from payoutengine.sending import Sender, SendResult, Tracker
 from payoutengine.transactions import SignedTransaction
@@ -97,7 +105,13 @@ class Syncer:
         self._info_at = 0.0
         client = chain.client
         keys = [chain.key] if chain.key is not None else []
-        self.sender = Sender(client, journal, keys, expiration_s=config.batch.expiration_s)
+        self.sender = Sender(
+            client,
+            journal,
+            keys,
+            expiration_s=config.batch.expiration_s,
+            refusal_status=_refusal_status,
+        )
         self.tracker = Tracker(
             client,
             journal,
@@ -563,6 +577,11 @@ class Syncer:
                 if row is not None:
                     names.update(json.loads(row.data).get("recipients", []))
         return names
+
+
+def _refusal_status(exc: TransactionError) -> str:
+    # every total of the booking is on chain already: it landed before, or another did
+    return IDLE if exc.message == MSG_NO_TOTAL_RAISED else FAILED
 
 
 def _accounted(report: SyncReport) -> set[str]:

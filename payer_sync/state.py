@@ -13,15 +13,13 @@ import datetime as dt
 from collections.abc import Collection
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from sqlalchemy import delete, inspect, select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from payoutengine.errors import ConfigError
-from payoutengine.journal import Journal, utcnow
+from payoutengine.journal import Journal, upgrade_schema, utcnow
 
 from .models import InvalidName, RecipientMark, StateValue
 
@@ -49,13 +47,13 @@ def open_state(url: str) -> Journal:
     journal = Journal(url)
     try:
         with journal.engine.begin() as conn:
-            cfg = AlembicConfig()
-            cfg.set_main_option("script_location", str(MIGRATIONS))
-            cfg.attributes["connection"] = conn
-            tables = set(inspect(conn).get_table_names())
-            if VERSION_TABLE not in tables and tables & LEGACY_TABLES:
-                command.stamp(cfg, LEGACY_REVISION)
-            command.upgrade(cfg, "head")
+            upgrade_schema(
+                conn,
+                migrations=MIGRATIONS,
+                version_table=VERSION_TABLE,
+                legacy_tables=LEGACY_TABLES,
+                legacy_revision=LEGACY_REVISION,
+            )
     except SQLAlchemyError as e:
         journal.close()
         raise ConfigError(

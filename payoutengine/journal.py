@@ -27,13 +27,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator, Sequence
+import logging
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
+from alembic.migration import MigrationContext
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -74,8 +76,11 @@ __all__ = [
     "Poison",
     "StateValue",
     "migrate",
+    "upgrade_schema",
     "utcnow",
 ]
+
+log = logging.getLogger(__name__)
 
 SIGNED = "signed"
 SENT = "sent"
@@ -187,21 +192,61 @@ class StateValue(JournalBase):
 # -- schema ------------------------------------------------------------------------------------
 
 
-def _alembic_config(conn: Connection) -> AlembicConfig:
+@contextmanager
+def quiet_alembic() -> Iterator[None]:
+    """Alembic logs every start at INFO; the caller logs what changed instead."""
+    logger = logging.getLogger("alembic")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def upgrade_schema(
+    conn: Connection,
+    *,
+    migrations: Path,
+    version_table: str,
+    legacy_tables: Collection[str],
+    legacy_revision: str,
+) -> None:
+    """Run the Alembic migrations in ``migrations`` on ``conn`` up to the newest revision.
+    A database that has none of its version table but one of ``legacy_tables`` was made by
+    ``create_all`` before the migrations existed: it is stamped at ``legacy_revision`` first."""
     cfg = AlembicConfig()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("script_location", str(migrations))
     cfg.attributes["connection"] = conn
-    return cfg
+    tables = set(inspect(conn).get_table_names())
+    with quiet_alembic():
+        if version_table not in tables and tables & set(legacy_tables):
+            command.stamp(cfg, legacy_revision)
+        before = _revision(conn, version_table)
+        command.upgrade(cfg, "head")
+        after = _revision(conn, version_table)
+    if before != after:
+        log.info(
+            "database schema upgraded",
+            extra={"schema": version_table, "from": before or "empty", "to": after},
+        )
+
+
+def _revision(conn: Connection, version_table: str) -> str | None:
+    return MigrationContext.configure(
+        conn, opts={"version_table": version_table}
+    ).get_current_revision()
 
 
 def migrate(conn: Connection) -> None:
-    """Bring the journal tables on ``conn`` to the newest revision. A journal that
-    ``create_all`` made (no version table, a ``transactions`` table) is stamped first."""
-    cfg = _alembic_config(conn)
-    tables = set(inspect(conn).get_table_names())
-    if VERSION_TABLE not in tables and "transactions" in tables:
-        command.stamp(cfg, LEGACY_REVISION)
-    command.upgrade(cfg, "head")
+    """Bring the journal tables on ``conn`` to the newest revision."""
+    upgrade_schema(
+        conn,
+        migrations=MIGRATIONS,
+        version_table=VERSION_TABLE,
+        legacy_tables={"transactions"},
+        legacy_revision=LEGACY_REVISION,
+    )
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

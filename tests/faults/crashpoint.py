@@ -2,11 +2,12 @@
 
     python -m tests.faults.crashpoint --at after-send:bookm:2 -- sync -c sync.toml once
 
-``--at WHEN:ACTION:N``: at the N-th transaction holding an action named ACTION that the
-program hands to ``ChainClient.send``, kill the process with SIGKILL — ``before-send`` (signed
-and journaled, never sent) or ``after-send`` (executed by the node, its answer never
-journaled). The arguments after ``--`` go to the ``payoutengine`` command line unchanged.
-The breakpoint is installed here, around the real client; the program itself is untouched.
+``--at WHEN:ACTION:N``: kill the process with SIGKILL at a transaction holding an action named
+ACTION that the program hands to ``ChainClient.send`` — ``before-send``: the N-th one, signed
+and journaled, never sent; ``after-send``: the N-th one the node executed (refusals are not
+counted), its answer never journaled. The arguments after ``--`` go to the ``payoutengine``
+command line unchanged. The breakpoint is installed here, around the real client; the
+program itself is untouched.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import argparse
 import os
 import signal
 import sys
+import threading
 from typing import Any
 
 from payoutengine.client import ChainClient
@@ -24,17 +26,20 @@ from payoutengine.transactions import SignedTransaction
 def install(when: str, action: str, nth: int) -> None:
     real_send = ChainClient.send
     seen = 0
+    lock = threading.Lock()  # the daemon sends from several threads
+
+    def reached() -> bool:
+        nonlocal seen
+        with lock:
+            seen += 1
+            return seen == nth
 
     def send(self: ChainClient, signed: SignedTransaction, **kw: Any) -> dict[str, Any]:
-        nonlocal seen
-        names = {str(a["name"]) for a in signed.decode()["actions"]}
-        if action in names:
-            seen += 1
-        hit = action in names and seen == nth
-        if hit and when == "before-send":
+        ours = action in {str(a["name"]) for a in signed.decode()["actions"]}
+        if ours and when == "before-send" and reached():
             os.kill(os.getpid(), signal.SIGKILL)
-        answer = real_send(self, signed, **kw)
-        if hit and when == "after-send":
+        answer = real_send(self, signed, **kw)  # a refusal raises: not counted
+        if ours and when == "after-send" and reached():
             os.kill(os.getpid(), signal.SIGKILL)
         return answer
 
