@@ -465,17 +465,19 @@ class Tracker:
             if not thorough:
                 return None
         # The trace names the block the node executed it in; it lands there or, when that
-        # block filled up, in one of the next few. With no trace (the send's outcome is
-        # unknown), or when it may have been forked out, search from the head block at
-        # signing time up to its expiration (blocks every 0.5 s).
+        # block filled up, in one of the next few (or, after a fork, in one since it was
+        # signed). With no trace (the send's outcome is unknown), or before calling it
+        # expired, search from the head block at signing time up to its expiration (blocks
+        # every 0.5 s).
+        known = [n for n in (row.search_from, row.block_num) if n is not None]
+        if not known:
+            return None
+        start = min(known)
         if row.block_num is not None and not thorough:
-            start, last = row.block_num, row.block_num + LANDING_SLACK_BLOCKS
-        elif row.search_from is not None or row.block_num is not None:
-            start = min(n for n in (row.search_from, row.block_num) if n is not None)
+            last = row.block_num + LANDING_SLACK_BLOCKS
+        else:
             lifetime = (row.expiration - row.created_at).total_seconds()
             last = start + min(MAX_BLIND_SEARCH_BLOCKS, int(lifetime * 2) + 4)
-        else:
-            return None
         for num in range(start, min(head, last) + 1):
             if row.tx_id in txs_in(num):
                 return num
