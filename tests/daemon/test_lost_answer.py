@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from daemon.metrics import Metrics
@@ -121,12 +122,21 @@ def test_payments_of_a_runpayouts_whose_answer_was_lost_are_read_from_the_chain(
     client.close()
 
 
-def test_daemon_killed_after_the_node_executed_a_runpayouts_journals_its_payments(
-    pe: PE, tmp_path: Path, run_daemon: Any
+@pytest.mark.parametrize(
+    "crash",
+    [
+        # the node executed it; the daemon never journaled the answer
+        pytest.param("after-send", id="after-send"),
+        # signed and journaled, never sent: the restarted daemon sends the same bytes
+        pytest.param("before-send", id="before-send"),
+    ],
+)
+def test_daemon_killed_around_a_runpayouts_journals_every_payment_once(
+    pe: PE, tmp_path: Path, run_daemon: Any, crash: str
 ) -> None:
-    """SIGKILL right after the node executed the 2nd runpayouts, before the daemon journaled
-    the answer (the test's breakpoint around the real client). The restarted daemon finds the
-    transaction and its payments; the chain paid each due exactly once."""
+    """SIGKILL at the 2nd runpayouts (the test's breakpoint around the real client). The
+    restarted daemon resumes from the journal; the chain paid each due exactly once and the
+    journal lists every payment."""
     payer = pe.accounts("pyr", 1, open_token=None)[0]
     recipients = pe.accounts("rkx", 12)
     sched = pe.schedule(payer, unique_name("s"), "killed after send")
@@ -146,7 +156,7 @@ def test_daemon_killed_after_the_node_executed_a_runpayouts_journals_its_payment
                 "-m",
                 "tests.faults.crashpoint",
                 "--at",
-                "after-send:runpayouts:2",
+                f"{crash}:runpayouts:2",
                 "--",
                 "admin",
                 "--config",
@@ -172,8 +182,8 @@ def test_daemon_killed_after_the_node_executed_a_runpayouts_journals_its_payment
             for r in s.scalars(select(JournalTx).where(JournalTx.kind == "runpayouts"))
         ]
     journal.close()
-    # the second runpayouts ran on chain but its answer was never journaled
-    assert kinds[-1] == ("runpayouts", "signed"), kinds
+    # its outcome is unknown to the journal (other sender threads may have gone on meanwhile)
+    assert ("runpayouts", "signed") in kinds, kinds
 
     d = run_daemon(cfg, pe.daemon_key, name="restarted")
     wait_for(
