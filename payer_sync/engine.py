@@ -96,11 +96,8 @@ class Syncer:
         journal: Journal,
         progress: Progress | None = None,
     ) -> None:
-        self.config = config
-        self.chain = chain
-        self.source = source
-        self.journal = journal
-        self.progress = progress
+        self.config, self.chain, self.source = config, chain, source
+        self.journal, self.progress = journal, progress
         self._info: dict[str, object] | None = None
         self._info_at = 0.0
         client = chain.client
