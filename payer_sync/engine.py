@@ -137,7 +137,6 @@ class Syncer:
             schedule=config.payer.schedule,
             permission=config.payer.permission,
             key=key,
-            expiration_s=config.batch.expiration_s,
         )
         src_engine = make_engine(config.source.url)
         source: Source

@@ -402,15 +402,15 @@ class Tracker:
             return
         start = row.block_num
         if start is not None and not expired:
-            # Cheap path, one cached block lookup per pass: the trace named the block.
             if start > head:
                 return  # that block is not produced yet
             if row.status == INCLUDED and start > lib:
                 return  # in a block; wait for irreversibility without asking again
-            if row.tx_id in txs_in(start):
+            if self._status_api is False and row.tx_id in txs_in(start):
+                # Blocks only, one cached block per pass: the trace named the block.
                 self._found(row, start, lib)
                 return
-            # Not (or no longer: forked out) in that block: search below.
+            # Ask the node (a small answer), or search the blocks: it may have been forked out.
         found = self._find(row, head, txs_in, thorough=expired)
         if found is not None:
             self._found(row, found, lib)
