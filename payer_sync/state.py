@@ -14,12 +14,11 @@ from collections.abc import Collection
 from pathlib import Path
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from payoutengine.errors import ConfigError
-from payoutengine.journal import Journal, upgrade_schema, utcnow
+from payoutengine.journal import Journal, upgrade_schema, upsert, utcnow
 
 from .models import InvalidName, RecipientMark, StateValue
 
@@ -70,12 +69,7 @@ def get_value(s: Session, key: str) -> str | None:
 
 
 def put_value(s: Session, key: str, value: str) -> None:
-    if s.get_bind().dialect.name == "postgresql":
-        pg = postgresql.insert(StateValue).values(key=key, value=value)
-        s.execute(pg.on_conflict_do_update(index_elements=["key"], set_={"value": value}))
-    else:
-        lite = sqlite.insert(StateValue).values(key=key, value=value)
-        s.execute(lite.on_conflict_do_update(index_elements=["key"], set_={"value": value}))
+    upsert(s, StateValue, {"key": key, "value": value}, key="key")
 
 
 # -- invalid names ------------------------------------------------------------------------------

@@ -77,6 +77,7 @@ __all__ = [
     "StateValue",
     "migrate",
     "upgrade_schema",
+    "upsert",
     "utcnow",
 ]
 
@@ -392,15 +393,19 @@ class Journal:
 
     @staticmethod
     def set_state(s: Session, key: str, value: str) -> None:
-        """Insert or replace in one statement, so that concurrent writers of the same key do
-        not collide on its primary key."""
-        dialect = s.get_bind().dialect.name
-        values = {"key": key, "value": value}
-        if dialect == "postgresql":
-            pg = postgresql.insert(StateValue).values(**values)
-            s.execute(pg.on_conflict_do_update(index_elements=["key"], set_={"value": value}))
-        elif dialect == "sqlite":
-            lite = sqlite.insert(StateValue).values(**values)
-            s.execute(lite.on_conflict_do_update(index_elements=["key"], set_={"value": value}))
-        else:
-            s.merge(StateValue(**values))
+        upsert(s, StateValue, {"key": key, "value": value}, key="key")
+
+
+def upsert(s: Session, model: type[DeclarativeBase], values: dict[str, Any], *, key: str) -> None:
+    """Insert a row or replace the one with the same primary key ``key``, in one statement,
+    so that concurrent writers of the same key do not collide."""
+    dialect = s.get_bind().dialect.name
+    changes = {k: v for k, v in values.items() if k != key}
+    if dialect == "postgresql":
+        pg = postgresql.insert(model).values(**values)
+        s.execute(pg.on_conflict_do_update(index_elements=[key], set_=changes))
+    elif dialect == "sqlite":
+        lite = sqlite.insert(model).values(**values)
+        s.execute(lite.on_conflict_do_update(index_elements=[key], set_=changes))
+    else:
+        s.merge(model(**values))
