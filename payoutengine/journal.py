@@ -76,6 +76,7 @@ __all__ = [
     "Poison",
     "StateValue",
     "migrate",
+    "run_migrations_env",
     "upgrade_schema",
     "upsert",
     "utcnow",
@@ -231,6 +232,24 @@ def upgrade_schema(
             "database schema upgraded",
             extra={"schema": version_table, "from": before or "empty", "to": after},
         )
+
+
+def run_migrations_env(target_metadata: MetaData, version_table: str) -> None:
+    """The body of a migration history's ``env.py``: run it on the connection that
+    :func:`upgrade_schema` passes in (there is no other way to run these migrations)."""
+    from alembic import context
+
+    connection = context.config.attributes.get("connection")
+    if connection is None:
+        raise RuntimeError(f"the {version_table} migrations run through upgrade_schema()")
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        version_table=version_table,
+        render_as_batch=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
 
 
 def _revision(conn: Connection, version_table: str) -> str | None:
