@@ -141,15 +141,16 @@ def main() -> int:
             syncer = Syncer.from_config(cfg)
 
             cpu: list[int] = []
-            orig_send = syncer.chain.send
+            client = syncer.chain.client
+            orig_send = client.send
 
-            def send(signed):  # type: ignore[no-untyped-def]
-                result = orig_send(signed)
+            def send(signed, **kw):  # type: ignore[no-untyped-def]
+                result = orig_send(signed, **kw)
                 receipt = (result.get("processed") or {}).get("receipt") or {}
                 cpu.append(int(receipt.get("cpu_usage_us", 0)))
                 return result
 
-            syncer.chain.send = send  # type: ignore[method-assign]
+            client.send = send  # type: ignore[method-assign]
             t = time.monotonic()
             report = syncer.sync(full=True)
             first = time.monotonic() - t

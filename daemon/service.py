@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-import time
 from collections.abc import Callable
 from types import FrameType
 from typing import Any, cast
@@ -31,17 +30,18 @@ from payoutengine.errors import (
     EndpointError,
     PayoutEngineError,
 )
+from payoutengine.journal import Journal
 from payoutengine.keys import PrivateKey, load_key
+from payoutengine.sending import Tracker
 
 from .approvals import ApprovalsJob
 from .config import Config
 from .contract import ContractView
 from .health import ClientProxy, HealthGate
-from .journal import Journal
 from .metrics import Metrics
 from .payouts import PayoutsJob
 from .poison import PoisonHandler
-from .sender import Sender, Tracker
+from .sender import Sender
 from .wakes import WakeJob
 
 __all__ = ["AdminDaemon", "check_key", "load_admin_key"]
@@ -104,7 +104,7 @@ class AdminDaemon:
         self.tracker = Tracker(
             client,
             self.journal,
-            self.sender,
+            self.sender.engine,
             resend_after_s=max(10.0, 2 * cfg.chain.timeout_s),
             stopping=self.stop_event.is_set,
         )
@@ -286,8 +286,3 @@ def _now() -> Any:
 
     return dt.datetime.now(dt.timezone.utc)
 
-
-def sleep_until(stop: threading.Event, seconds: float) -> None:
-    end = time.monotonic() + seconds
-    while not stop.is_set() and time.monotonic() < end:
-        stop.wait(min(0.2, end - time.monotonic()))

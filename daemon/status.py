@@ -16,10 +16,10 @@ from sqlalchemy import func, select
 from payoutengine.amounts import format_amount
 from payoutengine.client import ChainClient
 from payoutengine.errors import ChainError
+from payoutengine.journal import Journal, Payment
 
 from .config import Config
 from .contract import ContractView
-from .journal import Journal, Payment
 
 __all__ = ["collect_status", "render_status"]
 

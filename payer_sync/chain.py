@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import logging
 import struct
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from payoutengine.abi import name_to_int, varuint32
 from payoutengine.amounts import Asset, Symbol
 from payoutengine.client import ChainClient
 from payoutengine.errors import ConfigError, TransactionError
 from payoutengine.keys import PrivateKey
-from payoutengine.transactions import Action, SignedTransaction
+from payoutengine.transactions import Action
 
 from .plan import Increase
 
@@ -54,7 +53,6 @@ class ScheduleChain:
         schedule: str,
         permission: str = "active",
         key: PrivateKey | None = None,
-        expiration_s: int = 120,
     ) -> None:
         self.client = client
         self.contract = contract
@@ -62,9 +60,7 @@ class ScheduleChain:
         self.schedule_name = schedule
         self.permission = permission
         self.key = key
-        self.expiration_s = expiration_s
         self._schedule: Schedule | None = None
-        self._info: dict[str, Any] | None = None
 
     # -- reads --------------------------------------------------------------------------
     @property
@@ -150,9 +146,6 @@ class ScheduleChain:
     def account_exists(self, name: str) -> bool:
         return self.client.get_account(name) is not None
 
-    def last_irreversible(self) -> int:
-        return int(self.client.get_info()["last_irreversible_block_num"])
-
     # -- transactions -------------------------------------------------------------------
     def _auth(self) -> list[str]:
         return [f"{self.payer}@{self.permission}"]
@@ -180,19 +173,6 @@ class ScheduleChain:
             Action(self.contract, "bookm", auth, pack_bookm(self.schedule_name, batch, sym))
         )
         return actions
-
-    def refresh_info(self) -> None:
-        self._info = self.client.get_info()
-
-    def build(self, actions: Sequence[Action]) -> SignedTransaction:
-        if self._info is None:
-            self.refresh_info()
-        return self.client.build(
-            actions, self._keys(), expiration_s=self.expiration_s, info=self._info
-        )
-
-    def send(self, signed: SignedTransaction) -> Mapping[str, Any]:
-        return self.client.send(signed)
 
     def deposit_action(self, amount: int, memo: str) -> Action:
         sched = self.schedule

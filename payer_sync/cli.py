@@ -217,7 +217,7 @@ def run(ctx: click.Context, dry_run: bool, metrics_port: int | None, metrics_hos
 def _last_full(syncer: Syncer) -> float:
     import datetime as dt
 
-    text = syncer.state.get(LAST_FULL_KEY)
+    text = syncer.value(LAST_FULL_KEY)
     if not text:
         return 0.0
     return dt.datetime.fromisoformat(text).replace(tzinfo=dt.timezone.utc).timestamp()

@@ -3,9 +3,12 @@
 The chain is the truth. Totals on chain are absolute (``new_total``), so a booking sent twice
 cannot pay twice: a batch that already landed is refused with "no total was raised" (or as a
 duplicate transaction id when the very same signed transaction is re-sent) and is counted as
-already done. Every signed transaction is journaled before it is sent; after a crash the next
-run re-sends journaled transactions that have not expired, then compares with the chain again
-and books only what is still missing.
+already done. Bookings go through the engine's one send path (:mod:`payoutengine.sending`):
+every signed transaction is journaled before it is sent; after a crash the next run re-sends
+journaled transactions that have not expired, then compares with the chain again and books only
+what is still missing. A booking is confirmed when the tracker finds it in an irreversible
+block; one that expires in no block (the node lost it, a fork dropped it) is not counted: the
+chain is read again and what is still missing is booked with a new signature.
 
 A batch the chain refuses for one bad record is not lost as a whole: nonexistent accounts are
 found and skipped, anything else is split in halves until the refusing records are isolated.
@@ -16,8 +19,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
-import signal
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -25,9 +26,20 @@ from dataclasses import dataclass, replace
 from payoutengine.amounts import Asset
 from payoutengine.client import ApiNotAvailable, ChainClient
 from payoutengine.errors import AmountError, ConfigError, EndpointError, TransactionError
+from payoutengine.journal import (
+    EXPIRED,
+    FAILED,
+    IDLE,
+    IRREVERSIBLE,
+    Journal,
+    JournalTx,
+    utcnow,
+)
 from payoutengine.keys import PrivateKey, load_key
+from payoutengine.sending import Sender, SendResult, Tracker
 from payoutengine.transactions import SignedTransaction
 
+from . import state
 from .chain import (
     MSG_EXCEEDS_FREE_FUNDS,
     MSG_NO_TOTAL_RAISED,
@@ -40,15 +52,16 @@ from .names import name_problem
 from .plan import Increase, Piece, allocate, diff, make_batches
 from .report import Failure, SyncReport
 from .sources import LedgerSource, QuerySource, Source
-from .state import StateStore, utcnow
+from .state import open_state
 
-__all__ = ["Syncer", "CRASH_ENV"]
+__all__ = ["BOOKING_KIND", "Syncer"]
 
 log = logging.getLogger(__name__)
 
-#: test hook: "before-send" or "after-send" (optionally ":N" for the N-th transaction) makes
-#: the process kill itself with SIGKILL at that point, to prove crash safety for real.
-CRASH_ENV = "PAYER_SYNC_TEST_CRASH_AT"
+#: the journal kind of a booking transaction
+BOOKING_KIND = "bookm"
+#: how often a booking that expired in no block is booked again within one sync
+REBOOK_ROUNDS = 3
 
 WATERMARK_KEY = "ledger_watermark"
 LAST_FULL_KEY = "last_full_scan"
@@ -67,17 +80,8 @@ class _StopBooking(Exception):
 @dataclass
 class _Sent:
     tx_id: str
-    block_num: int | None
-
-
-def _crash_point(where: str, count: int) -> None:
-    spec = os.environ.get(CRASH_ENV)
-    if not spec:
-        return
-    point, _, nth = spec.partition(":")
-    if point == where and (not nth or int(nth) == count):
-        log.warning("test hook %s=%s: killing this process now", CRASH_ENV, spec)
-        os.kill(os.getpid(), signal.SIGKILL)
+    #: what it booked (empty for a transaction of an interrupted run)
+    batch: list[Increase]
 
 
 class Syncer:
@@ -89,16 +93,29 @@ class Syncer:
         *,
         chain: ScheduleChain,
         source: Source,
-        state: StateStore,
+        journal: Journal,
         progress: Progress | None = None,
     ) -> None:
-        self.config = config
-        self.chain = chain
-        self.source = source
-        self.state = state
-        self.progress = progress
+        self.config, self.chain, self.source = config, chain, source
+        self.journal, self.progress = journal, progress
+        self._info: dict[str, object] | None = None
         self._info_at = 0.0
-        self._sends = 0
+        client = chain.client
+        keys = [chain.key] if chain.key is not None else []
+        self.sender = Sender(
+            client,
+            journal,
+            keys,
+            expiration_s=config.batch.expiration_s,
+            refusal_status=_refusal_status,
+        )
+        self.tracker = Tracker(
+            client,
+            journal,
+            self.sender,
+            kinds=[BOOKING_KIND],
+            resend_after_s=max(10.0, 2 * config.chain.timeout_s),
+        )
 
     @classmethod
     def from_config(
@@ -120,7 +137,6 @@ class Syncer:
             schedule=config.payer.schedule,
             permission=config.payer.permission,
             key=key,
-            expiration_s=config.batch.expiration_s,
         )
         src_engine = make_engine(config.source.url)
         source: Source
@@ -135,8 +151,13 @@ class Syncer:
                 total_unit=config.source.total_unit,
                 default_memo=config.source.default_memo,
             )
-        state = StateStore(make_engine(config.state.url))
-        return cls(config, chain=chain, source=source, state=state, progress=progress)
+        journal = open_state(config.state.url)
+        return cls(config, chain=chain, source=source, journal=journal, progress=progress)
+
+    def value(self, key: str) -> str | None:
+        """A small value of the local state (the watermark, the time of the last full scan)."""
+        with self.journal.session() as s:
+            return state.get_value(s, key)
 
     # -- entry point ----------------------------------------------------------------------
     def sync(self, *, full: bool = True, dry_run: bool = False) -> SyncReport:
@@ -148,10 +169,9 @@ class Syncer:
         report = SyncReport(mode="full" if full else "incremental", dry_run=dry_run)
         sched = self.chain.schedule
         report.symbol = sched.symbol
-        if not dry_run:
-            self._recover(report)
+        recovered = [] if dry_run else self._recover(report)
         try:
-            self._sync(report, full=full, dry_run=dry_run)
+            self._sync(report, recovered, full=full, dry_run=dry_run)
         finally:
             report.rpc_calls = client.rpc_calls - calls0
             report.rpc_bytes = client.rpc_bytes - bytes0
@@ -159,41 +179,48 @@ class Syncer:
         return report
 
     # -- recovery -------------------------------------------------------------------------
-    def _recover(self, report: SyncReport) -> None:
-        entries = self.state.journal()
-        if not entries:
-            return
+    def _recover(self, report: SyncReport) -> list[_Sent]:
+        """Re-send the same bytes of every booking an interrupted run left open (an expired
+        one cannot land any more); all of them are followed to the end of this sync."""
+        with self.journal.session() as s:
+            rows = list(Journal.open_transactions(s, kinds=[BOOKING_KIND]))
         now = utcnow()
-        done: list[str] = []
-        for e in entries:
-            if e.expiration <= now:
-                # cannot land any more; whatever it carried is compared again below
+        for row in rows:
+            if row.expiration <= now:
                 report.recovered_dropped += 1
-                done.append(e.tx_id)
                 continue
-            trx = SignedTransaction.from_json(json.loads(e.signed))
-            try:
-                self.chain.send(trx)
-                report.recovered_sent += 1
-                log.info("re-sent interrupted transaction %s: it landed now", e.tx_id)
-            except TransactionError as exc:
-                if exc.duplicate or exc.message == MSG_NO_TOTAL_RAISED:
-                    report.recovered_already += 1
-                    log.info("interrupted transaction %s had already landed", e.tx_id)
-                elif exc.expired:
-                    report.recovered_dropped += 1
-                else:
-                    report.recovered_dropped += 1
-                    log.info("interrupted transaction %s is refused now: %s", e.tx_id, exc)
-            done.append(e.tx_id)
-        self.state.journal_remove(done)
+            self._resend(row, report)
+        return [_Sent(row.tx_id, []) for row in rows]
+
+    def _resend(self, row: JournalTx, report: SyncReport) -> None:
+        signed = SignedTransaction.from_json(json.loads(row.signed_json))
+        try:
+            result = self.sender.send_journaled(signed)
+        except TransactionError as exc:
+            if exc.message == MSG_NO_TOTAL_RAISED:
+                report.recovered_already += 1
+                log.info("interrupted transaction %s: its totals are booked already", row.tx_id)
+            else:
+                report.recovered_dropped += 1
+                log.info("interrupted transaction %s is refused now: %s", row.tx_id, exc)
+            return
+        if result.duplicate:
+            report.recovered_already += 1
+            log.info("interrupted transaction %s had already landed", row.tx_id)
+        else:
+            report.recovered_sent += 1
+            log.info("re-sent interrupted transaction %s: it landed now", row.tx_id)
 
     # -- the sync -------------------------------------------------------------------------
-    def _sync(self, report: SyncReport, *, full: bool, dry_run: bool) -> None:
+    def _sync(
+        self, report: SyncReport, recovered: list[_Sent], *, full: bool, dry_run: bool
+    ) -> None:
         sched = self.chain.schedule
         precision = sched.symbol.precision
-        watermark = self.state.get(WATERMARK_KEY) if self.source.incremental else None
-        marks = self.state.marks()
+        with self.journal.session() as s:
+            watermark = state.get_value(s, WATERMARK_KEY) if self.source.incremental else None
+            marks = state.marks(s)
+            cached = state.invalid_names(s, recheck_after_s=self.config.run.invalid_recheck_s)
         names: set[str] | None = None
         if not full and self.source.incremental and watermark is not None:
             changed, _ = self.source.changed_since(watermark)
@@ -206,7 +233,6 @@ class Syncer:
         rejected_names = {r.recipient for r in scan.rejected}
 
         # names: malformed ones are skipped for good; cached nonexistent ones until recheck
-        cached = self.state.invalid_names(recheck_after_s=self.config.run.invalid_recheck_s)
         malformed: dict[str, str] = {}
         for name in scan.totals:
             problem = name_problem(name)
@@ -214,9 +240,10 @@ class Syncer:
                 malformed[name] = f"not a valid account name: {problem}"
             elif name == self.chain.contract:
                 malformed[name] = "the payout contract itself cannot be a recipient"
-        self.state.mark_invalid(
-            {n: r for n, r in malformed.items() if n not in cached}, permanent=True
-        )
+        with self.journal.session() as s:
+            state.mark_invalid(
+                s, {n: r for n, r in malformed.items() if n not in cached}, permanent=True
+            )
         skip = dict(malformed)
         for name, reason in cached.items():
             if name in scan.totals:
@@ -273,22 +300,22 @@ class Syncer:
             return
 
         sent = self._book_all(chosen, report)
-        self._confirm(sent, report)
+        unsettled = self._confirm(recovered + sent, report)
 
         # remember who is still owed a booking; forget who is done
-        pending = {i.recipient for i in report.unfunded}
+        pending = {i.recipient for i in report.unfunded} | unsettled
         for f in report.failures:
             pending.update(f.recipients)
         done = [n for n in marks if n in compare and n not in pending]
-        self.state.set_marks(pending, done)
         landed = {i.recipient for i in report.booked} | {i.recipient for i in report.already}
-        self.state.clear_invalid(
-            landed & self.state.invalid_names(recheck_after_s=float("inf")).keys()
-        )
-        if scan.watermark is not None and self.source.incremental:
-            self.state.put(WATERMARK_KEY, scan.watermark)
-        if report.mode == "full":
-            self.state.put(LAST_FULL_KEY, utcnow().isoformat())
+        with self.journal.session() as s:
+            state.set_marks(s, pending, done)
+            known = state.invalid_names(s, recheck_after_s=float("inf"))
+            state.clear_invalid(s, landed & known.keys())
+            if scan.watermark is not None and self.source.incremental:
+                state.put_value(s, WATERMARK_KEY, scan.watermark)
+            if report.mode == "full":
+                state.put_value(s, LAST_FULL_KEY, utcnow().isoformat())
 
     def _pieces(
         self,
@@ -393,45 +420,43 @@ class Syncer:
     def _book(self, batch: list[Increase], report: SyncReport, sent: list[_Sent]) -> None:
         if not batch:
             return
-        if time.monotonic() - self._info_at > INFO_MAX_AGE_S:
-            self.chain.refresh_info()
-            self._info_at = time.monotonic()
-        trx = self.chain.build(self.chain.booking_actions(batch))
-        self.state.journal_add(trx, (i.recipient for i in batch))
-        self._sends += 1
-        _crash_point("before-send", self._sends)
+        if self._info is None or time.monotonic() - self._info_at > INFO_MAX_AGE_S:
+            self._refresh_info()
+        assert self._info is not None
+        signed = self.sender.sign(self.chain.booking_actions(batch), info=self._info)
+        self.sender.record(
+            signed,
+            kind=BOOKING_KIND,
+            data={"recipients": [i.recipient for i in batch]},
+            search_from=int(str(self._info["head_block_num"])),
+        )
         try:
-            result = self._send(trx)
+            result = self._send(signed)
         except TransactionError as exc:
-            self.state.journal_remove([trx.id])
             self._refused(batch, exc, report, sent)
             return
-        _crash_point("after-send", self._sends)
         report.transactions += 1
-        if result is None:  # duplicate id: this very transaction had landed before
+        if result.duplicate:  # this very transaction had landed before
             report.already.extend(batch)
         else:
             report.booked.extend(batch)
-        block = None if result is None else (result.get("processed") or {}).get("block_num")
-        self.state.journal_sent(trx.id, block)
-        sent.append(_Sent(trx.id, int(block) if block is not None else None))
+        sent.append(_Sent(signed.id, batch))
 
-    def _send(self, trx: SignedTransaction) -> dict | None:
-        """Send; re-send the same transaction when the endpoint fails (it may have landed).
-        Returns the answer, or None when the chain already has this transaction."""
+    def _refresh_info(self) -> None:
+        self._info = self.chain.client.get_info()
+        self._info_at = time.monotonic()
+
+    def _send(self, signed: SignedTransaction) -> SendResult:
+        """Send; re-send the same bytes when the endpoint fails (they may have landed)."""
         last: EndpointError | None = None
         for attempt in range(SEND_ATTEMPTS):
             try:
-                return dict(self.chain.send(trx))
-            except TransactionError as exc:
-                if exc.duplicate:
-                    return None
-                raise
+                return self.sender.send_journaled(signed)
             except EndpointError as exc:
                 last = exc
-                log.warning("sending %s failed (%s); retrying", trx.id, exc)
+                log.warning("sending %s failed (%s); retrying", signed.id, exc)
                 time.sleep(0.5 * (attempt + 1))
-        # journal entry stays: the next run re-sends it
+        # the journal keeps it: the tracker, or the next run, re-sends it
         raise _StopBooking(f"the chain API could not be reached: {last}")
 
     def _refused(
@@ -455,13 +480,13 @@ class Syncer:
             }
             if missing:
                 reasons = {n: "the account does not exist" for n in missing}
-                self.state.mark_invalid(reasons, permanent=False)
+                with self.journal.session() as s:
+                    state.mark_invalid(s, reasons, permanent=False)
                 report.invalid.update(reasons)
                 self._book([i for i in batch if i.recipient not in missing], report, sent)
                 return
         if exc.expired:
-            self.chain.refresh_info()
-            self._info_at = time.monotonic()
+            self._refresh_info()
             self._book(batch, report, sent)
             return
         if len(batch) > 1:
@@ -473,29 +498,86 @@ class Syncer:
         log.error("booking %s refused: %s", batch[0].recipient, msg)
         report.failures.append(Failure((batch[0].recipient,), msg))
 
-    def _confirm(self, sent: list[_Sent], report: SyncReport) -> None:
-        if not sent:
-            return
-        if self.config.batch.confirm == "none":
-            self.state.journal_remove([s.tx_id for s in sent])
-            return
-        target = max((s.block_num or 0) for s in sent)
-        deadline = time.monotonic() + self.config.batch.confirm_timeout_s
-        while True:
-            lib = self.chain.last_irreversible()
-            if lib >= target:
-                self.state.journal_remove([s.tx_id for s in sent])
-                return
-            if time.monotonic() > deadline:
-                ok = [s.tx_id for s in sent if s.block_num is not None and s.block_num <= lib]
-                self.state.journal_remove(ok)
-                report.unconfirmed = len(sent) - len(ok)
+    def _confirm(self, sent: list[_Sent], report: SyncReport) -> set[str]:
+        """Follow the sent bookings to irreversible blocks. A booking that expired in no block
+        is booked again (after reading the chain: new signature, new id) up to REBOOK_ROUNDS
+        times. Returns the recipients whose booking is not confirmed."""
+        if not sent or self.config.batch.confirm == "none":
+            return set()
+        unsettled: set[str] = set()
+        for _round in range(REBOOK_ROUNDS + 1):
+            statuses = self.tracker.follow(
+                [x.tx_id for x in sent], timeout_s=self.config.batch.confirm_timeout_s
+            )
+            lost = [x for x in sent if statuses.get(x.tx_id) == EXPIRED]
+            waiting = [
+                x for x in sent if statuses.get(x.tx_id) not in (EXPIRED, IRREVERSIBLE, None)
+            ]
+            report.unconfirmed = len(waiting)
+            unsettled = self._recipients(waiting)
+            if report.unconfirmed:
                 log.warning(
                     "%d transactions are not irreversible yet; they stay journaled",
                     report.unconfirmed,
                 )
-                return
-            time.sleep(0.2)
+            if not lost:
+                return unsettled
+            lost_names = self._recipients(lost)
+            log.warning(
+                "%d booking transactions expired without reaching a block; reading the chain "
+                "again for their %d recipients",
+                len(lost),
+                len(lost_names),
+            )
+            report.booked = [i for i in report.booked if i.recipient not in lost_names]
+            report.already = [i for i in report.already if i.recipient not in lost_names]
+            increases = [i for x in lost for i in x.batch]
+            # recipients of an interrupted run's booking: the next sync compares them again
+            unsettled |= lost_names - {i.recipient for i in increases}
+            sent = []
+            if _round < REBOOK_ROUNDS:
+                sent = self._rebook(increases, report)
+            else:
+                unsettled |= lost_names
+                report.failures.append(
+                    Failure(
+                        tuple(sorted(i.recipient for i in increases)),
+                        "the booking expired without reaching a block, again and again",
+                    )
+                )
+            if not sent:
+                return unsettled
+        return unsettled
+
+    def _rebook(self, increases: list[Increase], report: SyncReport) -> list[_Sent]:
+        """Book what is still missing of ``increases`` after their transaction was lost."""
+        booked = self.chain.booked_of(sorted({i.recipient for i in increases}))
+        again: list[Increase] = []
+        for inc in increases:
+            now = booked.get(inc.recipient)
+            if now is not None and now >= inc.new_total:
+                report.already.append(inc)
+            else:
+                again.append(replace(inc, booked=now or 0, new_recipient=now is None))
+        self._refresh_info()
+        return self._book_all(again, report)
+
+    def _recipients(self, sent: Sequence[_Sent]) -> set[str]:
+        ids = [x.tx_id for x in sent]
+        names: set[str] = set()
+        if not ids:
+            return names
+        with self.journal.session() as s:
+            for tx_id in ids:
+                row = Journal.get(s, tx_id)
+                if row is not None:
+                    names.update(json.loads(row.data).get("recipients", []))
+        return names
+
+
+def _refusal_status(exc: TransactionError) -> str:
+    # every total of the booking is on chain already: it landed before, or another did
+    return IDLE if exc.message == MSG_NO_TOTAL_RAISED else FAILED
 
 
 def _accounted(report: SyncReport) -> set[str]:

@@ -3,9 +3,11 @@
 - :class:`Base` / :class:`Credit` — the payer's ledger (the default source of totals): one row
   per credit, amounts in the token's smallest unit. Its schema is owned by the Alembic
   migrations in ``payer_sync/migrations`` (``payoutengine sync init-db``).
-- :class:`StateBase` — payer sync's own small state, kept apart from the ledger (by default in
-  a local SQLite file). It is a cache: the chain is the truth, so deleting it loses nothing but
-  the list of known-invalid names and the incremental watermark.
+- :class:`StateBase` — payer sync's own small state, kept apart from the ledger in the database
+  of the engine journal (by default a local SQLite file); its schema is owned by the Alembic
+  migrations in ``payer_sync/state_migrations``. The chain is the truth: deleting it loses
+  the list of known-invalid names, the incremental watermark and the journal of transactions
+  not yet confirmed (their recipients are compared again by the next full sync).
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ __all__ = [
     "Base",
     "Credit",
     "InvalidName",
-    "JournalEntry",
     "RecipientMark",
     "StateBase",
     "StateValue",
@@ -80,21 +81,6 @@ class InvalidName(StateBase):
     #: malformed names never become valid; nonexistent accounts are asked again later
     permanent: Mapped[bool]
     checked_at: Mapped[dt.datetime] = mapped_column(DateTime())
-
-
-class JournalEntry(StateBase):
-    """A signed booking transaction from before it was sent until it is confirmed."""
-
-    __tablename__ = "sync_journal"
-
-    tx_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    #: the signed transaction (JSON), re-sent verbatim after a crash
-    signed: Mapped[str] = mapped_column(Text())
-    expiration: Mapped[dt.datetime] = mapped_column(DateTime())
-    #: "signed" (maybe sent), "sent" (executed in block ``block_num``)
-    status: Mapped[str] = mapped_column(String(16))
-    block_num: Mapped[int | None] = mapped_column(BigInteger)
-    recipients: Mapped[str] = mapped_column(Text())
 
 
 class RecipientMark(StateBase):

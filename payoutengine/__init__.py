@@ -1,5 +1,6 @@
 """payoutengine: the shared package of the payout engine — exact amounts, an ABI serializer,
-K1 keys, an HTTP chain client with endpoint failover, and a local development chain.
+K1 keys, an HTTP chain client with endpoint failover, the journal and the one journaled send
+path of the daemon and payer sync, and a local development chain.
 
 The local chain (``payoutengine.localchain``) is not imported here: it holds the development
 key and is only for local tooling and tests.
@@ -20,7 +21,9 @@ from .errors import (
     PayoutEngineError,
     TransactionError,
 )
+from .journal import Journal
 from .keys import PrivateKey, load_key
+from .sending import Sender, SendResult, Tracker
 from .transactions import Action, PermissionLevel, SignedTransaction
 
 __all__ = [
@@ -38,13 +41,17 @@ __all__ = [
     "ConfigError",
     "EndpointError",
     "Health",
+    "Journal",
     "KeyFileError",
     "PayoutEngineError",
     "PermissionLevel",
     "PrivateKey",
+    "SendResult",
+    "Sender",
     "SignedTransaction",
     "Symbol",
     "TransactionError",
+    "Tracker",
     "format_amount",
     "int_to_name",
     "load_key",

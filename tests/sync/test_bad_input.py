@@ -9,11 +9,19 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 
 from payer_sync.config import RunConfig
-from payer_sync.ledger import make_engine
-from payer_sync.state import StateStore
+from payer_sync.state import invalid_names, open_state
 from payoutengine.localchain import CONTRACT_ACCOUNT
 
 from .conftest import Payer, ledger, syncer, unique_name
+
+
+def _cached_invalid(state_url: str) -> dict[str, str]:
+    journal = open_state(state_url)
+    try:
+        with journal.session() as s:
+            return invalid_names(s, recheck_after_s=3600)
+    finally:
+        journal.close()
 
 
 def test_bad_ledger_rows_are_reported_and_the_rest_is_booked(
@@ -82,7 +90,7 @@ def test_bad_ledger_rows_are_reported_and_the_rest_is_booked(
         ]
     )
     # invalid names are cached in the local state
-    cached = StateStore(make_engine(state_url)).invalid_names(recheck_after_s=3600)
+    cached = _cached_invalid(state_url)
     assert set(cached) == {"Bad.Name", ghost, "toolongname123", CONTRACT_ACCOUNT}
 
     # a second run: nothing is sent, the same problems are listed (the nonexistent account
@@ -99,7 +107,7 @@ def test_bad_ledger_rows_are_reported_and_the_rest_is_booked(
     r4 = s.sync()
     assert [i.recipient for i in r4.booked] == [ghost]
     assert payer.booked()[ghost] == 100
-    assert ghost not in StateStore(make_engine(state_url)).invalid_names(recheck_after_s=3600)
+    assert ghost not in _cached_invalid(state_url)
 
 
 def test_query_source_with_bad_rows(
