@@ -3,19 +3,47 @@
 
 namespace payoutengine {
 
+funds_row& contract::cached_funds(funds_cache& cache, const schedule_row& sched) {
+   unsigned __int128 key = funds_row::token_key(sched.tkcontract, sched.currency.sym);
+   for (uint32_t i = 0; i < cache.size; ++i) {
+      funds_cache::entry& e = cache.entries[i];
+      if (e.payer == sched.payer && e.key == key) return e.row;
+   }
+   if (cache.size == funds_cache::capacity) flush_funds(cache);
+   funds_cache::entry& e = cache.entries[cache.size++];
+   e.payer = sched.payer;
+   e.key = key;
+   e.itr = find_funds(sched.payer, sched.tkcontract, sched.currency.sym, e.row);
+   return e.row;
+}
+
+void contract::flush_funds(funds_cache& cache) {
+   for (uint32_t i = 0; i < cache.size; ++i) {
+      funds_cache::entry& e = cache.entries[i];
+      funds_table(self_, e.payer.value).modify(e.itr, same_payer, e.row);
+   }
+   cache.size = 0;
+}
+
 void contract::pay(const schedule_row& sched, int32_t rec_itr, recipient_row& rec,
-                   int32_t due_itr, const due_row& due) {
+                   int32_t due_itr, const due_row& due, funds_cache* cache) {
    name schedule_name = sched.schedule_name;
    int64_t amount = int64_t(rec.booked_total - rec.paid_total);
 
    rec.paid_total = rec.booked_total;
    recipients_table(self_, schedule_name.value).modify(rec_itr, same_payer, rec);
 
-   funds_row f;
-   int32_t funds_itr = find_funds(sched.payer, sched.tkcontract, sched.currency.sym, f);
-   f.dues.amount -= amount;
-   f.deposited.amount -= amount;
-   funds_table(self_, sched.payer.value).modify(funds_itr, same_payer, f);
+   if (cache) {
+      funds_row& f = cached_funds(*cache, sched);
+      f.dues.amount -= amount;
+      f.deposited.amount -= amount;
+   } else {
+      funds_row f;
+      int32_t funds_itr = find_funds(sched.payer, sched.tkcontract, sched.currency.sym, f);
+      f.dues.amount -= amount;
+      f.deposited.amount -= amount;
+      funds_table(self_, sched.payer.value).modify(funds_itr, same_payer, f);
+   }
 
    // Erase the due and its flag entry (the payer gets the RAM back); the last due takes the
    // schedule's active row and ring entry with it.
@@ -88,6 +116,9 @@ void contract::runpayouts(uint16_t count) {
    uint32_t payments = 0;
    uint32_t parks = 0;  // unpayable dues and schedules taken out of the way: progress too
    schedule_row sched;  // the schedule visited last (schedules never change)
+   funds_cache funds;
+   unsigned __int128 token_seen = 0;  // the token checked last, and whether it is allowed
+   bool token_seen_allowed = false;
 
    while (payments < count && parks < max_parks_per_call) {
       // The next ring schedule after the one served last, wrapping around.
@@ -97,7 +128,12 @@ void contract::runpayouts(uint16_t count) {
       s.rr_cursor = name(next);
       if (sched.schedule_name.value != next) schedules.get(next, sched);
 
-      if (!is_token_allowed(sched.tkcontract, sched.currency.sym)) {
+      unsigned __int128 token = funds_row::token_key(sched.tkcontract, sched.currency.sym);
+      if (token != token_seen) {
+         token_seen = token;
+         token_seen_allowed = is_token_allowed(sched.tkcontract, sched.currency.sym);
+      }
+      if (!token_seen_allowed) {
          ring.set(next, false);  // back when the token is allowed and someone wakes it
          ++parks;
          continue;
@@ -118,6 +154,8 @@ void contract::runpayouts(uint16_t count) {
       if (why != unpayable::no) {
          ready.set(account, false);
          if (why == unpayable::has_code) revoke_approval(name(account));
+         // Its last ready due: the schedule leaves the ring now, not one round later.
+         if (!ready.any_on()) ring.set(next, false);
          ++parks;
          continue;
       }
@@ -126,9 +164,10 @@ void contract::runpayouts(uint16_t count) {
       recipients_table recipients(self_, next);
       int32_t rec_itr = recipients.find(account);
       recipient_row rec = recipients.load(rec_itr);
-      pay(sched, rec_itr, rec, due_itr, dues.load(due_itr));  // may erase act: saved above
+      pay(sched, rec_itr, rec, due_itr, dues.load(due_itr), &funds);  // may erase act: saved
       ++payments;
    }
+   flush_funds(funds);
    check(payments > 0 || parks > 0, msg::nothing_to_pay);
    ++s.revision;
    settings.modify(settings_itr, self_, s);

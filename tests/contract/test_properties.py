@@ -283,6 +283,8 @@ class Model:
             self.active[sched] = key(acc) + 1
             if self.examine(sched, acc) != OK:
                 self.ready.discard((sched, acc))
+                if not any(s == sched for s, _ in self.ready):
+                    self.ring.discard(sched)  # its last ready due: out of the ring at once
                 parks += 1
                 continue
             payments.append(self.pay(sched, acc))

@@ -39,9 +39,11 @@ from .conftest import (
 AUTHORITY = f"{ADMIN_ACCOUNT}@{DAEMON_PERMISSION}"
 
 
-def _approve(pe: PE, sender: Sender, accounts: list[str]) -> None:
+def _approve(pe: PE, sender: Sender, schedule: str, accounts: list[str]) -> None:
+    """approveacc, then wake: what the daemon's approvals and wake jobs do."""
     sender.send("approveacc", {"accounts": accounts})
     wait_for(lambda: all(pe.approved(a) for a in accounts), timeout=20, what="recipients approved")
+    sender.send("wake", {"schedule_name": schedule, "accounts": accounts})
 
 
 def test_payments_of_a_runpayouts_whose_answer_was_lost_are_read_from_the_chain(
@@ -65,7 +67,7 @@ def test_payments_of_a_runpayouts_whose_answer_was_lost_are_read_from_the_chain(
         expiration_s=60,
         metrics=metrics,
     )
-    _approve(pe, sender, recipients)
+    _approve(pe, sender, sched, recipients)
 
     # The node executes the next transaction; its answer is lost on the way back.
     real_send = client.send

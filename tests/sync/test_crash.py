@@ -53,7 +53,7 @@ records_per_tx = 10
 
 def run_sync(config: Path, *args: str, crash: str | None = None) -> subprocess.CompletedProcess:  # type: ignore[type-arg]
     env = {**os.environ, KEY_ENV: DEV_KEY.to_wif()}
-    cmd = [sys.executable, "-m", "payer_sync", "-c", str(config), *args]
+    cmd = [sys.executable, "-m", "payoutengine.cli", "sync", "-c", str(config), *args]
     if crash:
         at = ["--at", crash, "--", "sync", "-c", str(config), *args]
         cmd = [sys.executable, "-m", "tests.faults.crashpoint", *at]

@@ -261,6 +261,20 @@ using approvals_table = table<"approvals"_n.value, approval_row>;
 using tokens_table = table<"tokens"_n.value, token_row>;
 using tokens_by_token = secondary_index<"tokens"_n.value, unsigned __int128>;
 
+/// The funds rows one `runpayouts` call pays from, kept in memory and written back once at the
+/// end of the call (nothing else reads them meanwhile: the transfers run after the action).
+struct funds_cache {
+   static constexpr uint32_t capacity = 8;
+   struct entry {
+      name payer;
+      unsigned __int128 key = 0;
+      int32_t itr = -1;
+      funds_row row;
+   };
+   entry entries[capacity];
+   uint32_t size = 0;
+};
+
 /// Why a due cannot be paid automatically right now.
 enum class unpayable : uint8_t { no, unapproved, no_balance_row, has_code };
 
@@ -351,9 +365,12 @@ class contract {
    unpayable check_payable(const schedule_row& sched, name account) const;
    /// Takes an account's approval away (it holds code); the row stays on its payer's RAM.
    void revoke_approval(name account);
-   /// Pays the recipient's whole due and records it everywhere (recipients, funds, dues).
+   /// Pays the recipient's whole due and records it everywhere (recipients, funds, dues). With
+   /// a cache, the funds row is updated there (see flush_funds) instead of in the table.
    void pay(const schedule_row& sched, int32_t recipient_itr, recipient_row& rec,
-            int32_t due_itr, const due_row& due);
+            int32_t due_itr, const due_row& due, funds_cache* cache = nullptr);
+   funds_row& cached_funds(funds_cache& cache, const schedule_row& sched);
+   void flush_funds(funds_cache& cache);
    void send_transfer(name tkcontract, name to, asset quantity, string_view memo);
 
    name self_;
