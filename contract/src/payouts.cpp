@@ -25,7 +25,29 @@ void contract::flush_funds(funds_cache& cache) {
    cache.size = 0;
 }
 
-void contract::pay(const schedule_row& sched, int32_t rec_itr, recipient_row& rec,
+cursor_cache::entry& contract::cached_cursor(cursor_cache& cache, uint64_t schedule) {
+   for (uint32_t i = 0; i < cache.size; ++i) {
+      if (cache.entries[i].schedule == schedule) return cache.entries[i];
+   }
+   if (cache.size == cursor_cache::capacity) flush_cursors(cache);
+   cursor_cache::entry& e = cache.entries[cache.size++];
+   active_table active(self_, self_.value);
+   e.schedule = schedule;
+   e.itr = active.find(schedule);
+   e.row = active.load(e.itr);
+   return e;
+}
+
+void contract::flush_cursors(cursor_cache& cache) {
+   active_table active(self_, self_.value);
+   for (uint32_t i = 0; i < cache.size; ++i) {
+      const cursor_cache::entry& e = cache.entries[i];
+      if (e.itr >= 0) active.modify(e.itr, same_payer, e.row);
+   }
+   cache.size = 0;
+}
+
+bool contract::pay(const schedule_row& sched, int32_t rec_itr, recipient_row& rec,
                    int32_t due_itr, const due_row& due, funds_cache* cache) {
    name schedule_name = sched.schedule_name;
    int64_t amount = int64_t(rec.booked_total - rec.paid_total);
@@ -50,7 +72,8 @@ void contract::pay(const schedule_row& sched, int32_t rec_itr, recipient_row& re
    dues_table dues(self_, schedule_name.value);
    dues.erase(due_itr);
    ready_index(self_, schedule_name.value).remove(due.account.value);
-   if (dues.lower_bound(0) < 0) {
+   bool emptied = dues.lower_bound(0) < 0;
+   if (emptied) {
       active_table active(self_, self_.value);
       active.erase(active.find(schedule_name.value));
       ring_index(self_, self_.value).remove(schedule_name.value);
@@ -59,6 +82,7 @@ void contract::pay(const schedule_row& sched, int32_t rec_itr, recipient_row& re
    const memo_string& memo = due.memo.empty() ? sched.memo : due.memo;
    send_transfer(sched.tkcontract, rec.account, asset{amount, sched.currency.sym},
                  string_view{memo.data, memo.size});
+   return emptied;
 }
 
 void contract::claim(name schedule_name, name recipient) {
@@ -109,7 +133,6 @@ void contract::runpayouts(uint16_t count) {
    settings_table settings(self_, self_.value);
    int32_t settings_itr;
    settings_row s = load_settings(settings_itr);
-   active_table active(self_, self_.value);
    ring_index ring(self_, self_.value);
    schedules_table schedules(self_, self_.value);
 
@@ -117,6 +140,7 @@ void contract::runpayouts(uint16_t count) {
    uint32_t parks = 0;  // unpayable dues and schedules taken out of the way: progress too
    schedule_row sched;  // the schedule visited last (schedules never change)
    funds_cache funds;
+   cursor_cache cursors;
    unsigned __int128 token_seen = 0;  // the token checked last, and whether it is allowed
    bool token_seen_allowed = false;
 
@@ -138,17 +162,15 @@ void contract::runpayouts(uint16_t count) {
          ++parks;
          continue;
       }
-      int32_t act_itr = active.find(next);
-      active_row act = active.load(act_itr);
+      cursor_cache::entry& act = cached_cursor(cursors, next);
       ready_index ready(self_, next);
       uint64_t account = 0;
-      if (!ready.first_on_from(act.cursor.value, account)) {
+      if (!ready.first_on_from(act.row.cursor.value, account)) {
          ring.set(next, false);  // every due parked: nothing to look at until an event
          ++parks;
          continue;
       }
-      act.cursor = name(account + 1);  // the next visit starts after this due
-      active.modify(act_itr, same_payer, act);
+      act.row.cursor = name(account + 1);  // the next visit starts after this due
 
       unpayable why = check_payable(sched, name(account));
       if (why != unpayable::no) {
@@ -164,10 +186,12 @@ void contract::runpayouts(uint16_t count) {
       recipients_table recipients(self_, next);
       int32_t rec_itr = recipients.find(account);
       recipient_row rec = recipients.load(rec_itr);
-      pay(sched, rec_itr, rec, due_itr, dues.load(due_itr), &funds);  // may erase act: saved
+      if (pay(sched, rec_itr, rec, due_itr, dues.load(due_itr), &funds))
+         act.itr = -1;  // its active row is gone with its last due
       ++payments;
    }
    flush_funds(funds);
+   flush_cursors(cursors);
    check(payments > 0 || parks > 0, msg::nothing_to_pay);
    ++s.revision;
    settings.modify(settings_itr, self_, s);

@@ -275,6 +275,18 @@ struct funds_cache {
    uint32_t size = 0;
 };
 
+/// The `active` rows (cursors) one `runpayouts` call visits, written back once at its end.
+struct cursor_cache {
+   static constexpr uint32_t capacity = 16;
+   struct entry {
+      uint64_t schedule = 0;
+      int32_t itr = -1;  ///< -1: the row was erased (its last due was paid)
+      active_row row;
+   };
+   entry entries[capacity];
+   uint32_t size = 0;
+};
+
 /// Why a due cannot be paid automatically right now.
 enum class unpayable : uint8_t { no, unapproved, no_balance_row, has_code };
 
@@ -367,8 +379,11 @@ class contract {
    void revoke_approval(name account);
    /// Pays the recipient's whole due and records it everywhere (recipients, funds, dues). With
    /// a cache, the funds row is updated there (see flush_funds) instead of in the table.
-   void pay(const schedule_row& sched, int32_t recipient_itr, recipient_row& rec,
+   /// Returns true when that was the schedule's last due (its active row is gone).
+   bool pay(const schedule_row& sched, int32_t recipient_itr, recipient_row& rec,
             int32_t due_itr, const due_row& due, funds_cache* cache = nullptr);
+   cursor_cache::entry& cached_cursor(cursor_cache& cache, uint64_t schedule);
+   void flush_cursors(cursor_cache& cache);
    funds_row& cached_funds(funds_cache& cache, const schedule_row& sched);
    void flush_funds(funds_cache& cache);
    void send_transfer(name tkcontract, name to, asset quantity, string_view memo);
