@@ -8,6 +8,7 @@ decimal strings without ever touching a float or a Decimal.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -32,6 +33,7 @@ _CODE_RE = re.compile(r"[A-Z]{1,7}")
 _AMOUNT_RE = re.compile(r"(-?)([0-9]+)(?:\.([0-9]+))?")
 
 
+@functools.lru_cache(maxsize=256)
 def symbol_code_to_raw(code: str) -> int:
     """The uint64 encoding of a symbol code (``"TST"``): letters from the low byte up."""
     if not _CODE_RE.fullmatch(code):
