@@ -19,7 +19,6 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
 from payoutengine.errors import ChainError, EndpointError, TransactionError
@@ -159,21 +158,17 @@ class ApprovalsJob:
             self._recheck_credit -= want
             approved: list[str] = []
             while len(approved) < want:
-                page = self.view.client.get_table_rows(
-                    self.view.contract,
-                    self.view.contract,
-                    "approvals",
-                    lower_bound=self._recheck_cursor,
-                    limit=min(500, max(want - len(approved), 10)),
+                rows, next_key = self.view.approvals_page(
+                    after=self._recheck_cursor, limit=min(500, max(want - len(approved), 10))
                 )
-                approved += [str(r["account"]) for r in page["rows"] if int(r["approved"])]
-                if not page.get("more") or not page.get("next_key"):
+                approved += [r.account for r in rows if r.approved]
+                if next_key is None:
                     # End of the table: the pass is complete; size the next one by this one.
                     self._approved_estimate = max(self._seen_in_pass + len(approved), 1)
                     self._seen_in_pass = -len(approved)
                     self._recheck_cursor = None
                     break
-                self._recheck_cursor = str(page["next_key"])
+                self._recheck_cursor = next_key
             self._seen_in_pass += len(approved)
             flags = self._code_flags(approved)
             with_code = [a for a in approved if flags.get(a)]
@@ -190,7 +185,3 @@ class ApprovalsJob:
             self.gate.mark_unhealthy(str(e))
         except ChainError as e:
             log.warning("approval re-check failed", extra={"error": str(e)})
-
-    def forget(self, accounts: Iterable[str]) -> None:
-        for a in accounts:
-            self._has_code_until.pop(a, None)

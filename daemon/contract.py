@@ -1,7 +1,6 @@
-"""Read-only view of the payoutengine contract's tables, and trace parsing.
-
-Everything here is a plain read through :class:`payoutengine.client.ChainClient`; nothing is
-cached, so the caller decides how often it reads.
+"""What the daemon reads from transactions: the payments in a trace, the receivers a failed
+transaction's error names. The contract's tables, actions and messages are
+:mod:`payoutengine.contract`.
 """
 
 from __future__ import annotations
@@ -12,34 +11,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from payoutengine.amounts import Asset
-from payoutengine.client import ChainClient
+from payoutengine.contract import ContractTables, Msg
 
 __all__ = [
+    "NOTHING_TO_PAY",
     "ContractView",
-    "Due",
-    "Settings",
     "TransferMade",
+    "receivers_in_error",
+    "trace_block_num",
+    "trace_cpu_us",
     "transfers_in_trace",
 ]
 
-ZERO_HASH = "0" * 64
-NOTHING_TO_PAY = "nothing to pay"
-
-
-@dataclass(frozen=True)
-class Settings:
-    admin: str
-    feeacc: str
-    fee_permille: int
-    revision: int
-    rr_cursor: str
-
-
-@dataclass(frozen=True)
-class Due:
-    schedule: str
-    account: str
-    memo: str
+#: the daemon's view of the contract is the core's table reader.
+ContractView = ContractTables
+NOTHING_TO_PAY = Msg.NOTHING_TO_PAY
 
 
 @dataclass(frozen=True)
@@ -52,65 +38,6 @@ class TransferMade:
     symbol: str
     precision: int
     memo: str
-
-
-class ContractView:
-    """The contract's tables as Python values."""
-
-    def __init__(self, client: ChainClient, contract: str, *, page_size: int = 500) -> None:
-        self.client = client
-        self.contract = contract
-        self.page_size = page_size
-
-    def _rows(self, scope: str, table: str) -> Iterator[Mapping[str, Any]]:
-        yield from self.client.iter_table(self.contract, scope, table, page_size=self.page_size)
-
-    def settings(self) -> Settings | None:
-        rows = self.client.get_table_rows(self.contract, self.contract, "settings", limit=1)["rows"]
-        if not rows:
-            return None
-        r = rows[0]
-        return Settings(
-            admin=str(r["admin"]),
-            feeacc=str(r["feeacc"]),
-            fee_permille=int(r["fee_permille"]),
-            revision=int(r["revision"]),
-            rr_cursor=str(r["rr_cursor"]),
-        )
-
-    def active_schedules(self) -> list[str]:
-        return [str(r["schedule_name"]) for r in self._rows(self.contract, "active")]
-
-    def has_active(self) -> bool:
-        return bool(
-            self.client.get_table_rows(self.contract, self.contract, "active", limit=1)["rows"]
-        )
-
-    def schedules(self) -> list[dict[str, Any]]:
-        return [dict(r) for r in self._rows(self.contract, "schedules")]
-
-    def dues(self, schedule: str) -> Iterator[Due]:
-        for r in self._rows(schedule, "dues"):
-            yield Due(schedule=schedule, account=str(r["account"]), memo=str(r.get("memo", "")))
-
-    def count_dues(self, schedule: str) -> int:
-        return sum(1 for _ in self._rows(schedule, "dues"))
-
-    def dues_per_schedule(self) -> dict[str, int]:
-        """Open dues of every schedule (0 for those not in ``active``, without reading them)."""
-        active = set(self.active_schedules())
-        names = [str(s["schedule_name"]) for s in self.schedules()]
-        return {n: self.count_dues(n) if n in active else 0 for n in names}
-
-    def recipients(self, schedule: str) -> Iterator[Mapping[str, Any]]:
-        yield from self._rows(schedule, "recipients")
-
-    def approvals(self) -> Iterator[tuple[str, bool]]:
-        for r in self._rows(self.contract, "approvals"):
-            yield str(r["account"]), bool(int(r["approved"]))
-
-    def has_code(self, account: str) -> bool:
-        return self.client.get_code_hash(account) != ZERO_HASH
 
 
 _RECEIVER_RE = re.compile(r"\b([a-z1-5.]{1,13}) <= ([a-z1-5.]{1,13})::([a-z1-5.]{1,13})\b")

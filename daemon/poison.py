@@ -11,9 +11,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from payoutengine import contract as pc
 from payoutengine.client import ApiNotAvailable
+from payoutengine.contract import Msg
 from payoutengine.errors import ChainError, TransactionError
-from payoutengine.transactions import Action
 
 from .contract import ContractView, receivers_in_error
 from .journal import Journal
@@ -24,14 +25,9 @@ __all__ = ["PoisonHandler"]
 
 log = logging.getLogger(__name__)
 
-#: the contract's own check() messages a claim can fail with (payoutengine.hpp).
+#: the contract's own check() messages a claim can fail with.
 CLAIM_OWN_MESSAGES = frozenset(
-    {
-        "unknown schedule",
-        "nothing due",
-        "recipient has no balance row for this token",
-        "contract is not initialized",
-    }
+    {Msg.UNKNOWN_SCHEDULE, Msg.NOTHING_DUE, Msg.NO_BALANCE_ROW, Msg.NOT_INITIALIZED}
 )
 #: at most this many dry-run claims when the error does not name the recipient.
 MAX_DRY_RUNS = 64
@@ -69,24 +65,12 @@ class PoisonHandler:
         return names
 
     def _due_schedules(self, account: str) -> list[str]:
-        out = []
-        for sched in self.view.active_schedules():
-            page = self.view.client.get_table_rows(
-                self.contract, sched, "dues", lower_bound=account, upper_bound=account, limit=1
-            )
-            if page["rows"]:
-                out.append(sched)
-        return out
+        return [s for s in self.view.active_schedules() if self.view.has_due(s, account)]
 
     def _claim_rejected(self, schedule: str, account: str) -> TransactionError | None:
         """Dry-run ``claim(schedule, account)``: the error when the payment is rejected by
         someone other than the contract itself, else None."""
-        action = Action(
-            self.contract,
-            "claim",
-            [self.dry_run_authority],
-            {"schedule_name": schedule, "recipient": account},
-        )
+        action = pc.claim(self.contract, schedule, account, authority=[self.dry_run_authority])
         try:
             self.view.client.dry_run([action])
         except TransactionError as e:
@@ -166,12 +150,6 @@ class PoisonHandler:
             )
         return True
 
-    def _approval_rows(self, accounts: list[str]) -> list[tuple[str, bool]]:
-        out = []
-        for a in accounts:
-            page = self.view.client.get_table_rows(
-                self.contract, self.contract, "approvals", lower_bound=a, upper_bound=a, limit=1
-            )
-            if page["rows"]:
-                out.append((a, bool(int(page["rows"][0]["approved"]))))
-        return out
+    def _approval_rows(self, accounts: list[str]) -> list[pc.Approval]:
+        rows = [self.view.approval(a) for a in accounts]
+        return [r for r in rows if r is not None]

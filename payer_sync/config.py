@@ -59,8 +59,7 @@ from typing import Any, Literal
 import tomllib
 
 from payoutengine.errors import AmountError, ConfigError
-
-from .names import name_problem
+from payoutengine.names import name_problem
 
 __all__ = [
     "BatchConfig",

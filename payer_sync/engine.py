@@ -24,19 +24,15 @@ from dataclasses import dataclass, replace
 
 from payoutengine.amounts import Asset
 from payoutengine.client import ApiNotAvailable, ChainClient
+from payoutengine.contract import Msg
 from payoutengine.errors import AmountError, ConfigError, EndpointError, TransactionError
 from payoutengine.keys import PrivateKey, load_key
+from payoutengine.names import name_problem
 from payoutengine.transactions import SignedTransaction
 
-from .chain import (
-    MSG_EXCEEDS_FREE_FUNDS,
-    MSG_NO_TOTAL_RAISED,
-    ScheduleChain,
-    is_no_account,
-)
+from .chain import ScheduleChain, is_no_account
 from .config import SyncConfig
 from .ledger import init_db, make_engine
-from .names import name_problem
 from .plan import Increase, Piece, allocate, diff, make_batches
 from .report import Failure, SyncReport
 from .sources import LedgerSource, QuerySource, Source
@@ -177,7 +173,7 @@ class Syncer:
                 report.recovered_sent += 1
                 log.info("re-sent interrupted transaction %s: it landed now", e.tx_id)
             except TransactionError as exc:
-                if exc.duplicate or exc.message == MSG_NO_TOTAL_RAISED:
+                if exc.duplicate or exc.message == Msg.NO_TOTAL_RAISED:
                     report.recovered_already += 1
                     log.info("interrupted transaction %s had already landed", e.tx_id)
                 elif exc.expired:
@@ -438,11 +434,11 @@ class Syncer:
         self, batch: list[Increase], exc: TransactionError, report: SyncReport, sent: list[_Sent]
     ) -> None:
         msg = exc.message
-        if msg == MSG_NO_TOTAL_RAISED:
+        if msg == Msg.NO_TOTAL_RAISED:
             # every record is at or below what is booked: it landed before (or concurrently)
             report.already.extend(batch)
             return
-        if msg == MSG_EXCEEDS_FREE_FUNDS:
+        if msg == Msg.EXCEEDS_FREE_FUNDS:
             raise _StopBooking(
                 "the chain refused a booking with 'booking exceeds free funds': the payer's "
                 "free funds changed during the sync"

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from . import contract as pc
 from .abi import pack_abi
 from .client import ChainClient
 from .errors import ChainError, ConfigError
@@ -18,16 +19,12 @@ from .keys import PrivateKey
 from .transactions import Action
 
 __all__ = [
-    "DAEMON_ACTIONS",
     "DeployResult",
     "add_code_permission",
     "daemon_permission_actions",
     "deploy_contract",
     "positional_args",
 ]
-
-#: the only contract actions the admin daemon signs
-DAEMON_ACTIONS = ("runpayouts", "approveacc", "unapproveacc")
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +35,8 @@ def daemon_permission_actions(
     admin: str, permission: str, public_key: str, *, contract: str
 ) -> list[Action]:
     """``updateauth`` creating ``admin@permission`` (child of active, one key) and a
-    ``linkauth`` of it to each of :data:`DAEMON_ACTIONS`: a key that can run the daemon and
-    nothing else. Signed by ``admin@active``."""
+    ``linkauth`` of it to each of :data:`payoutengine.contract.ADMIN_ACTIONS`: a key that
+    can run the daemon and nothing else. Signed by ``admin@active``."""
     auth = [f"{admin}@active"]
     key_auth = {
         "threshold": 1,
@@ -62,7 +59,7 @@ def daemon_permission_actions(
             auth,
             {"account": admin, "code": contract, "type": action, "requirement": permission},
         )
-        for action in DAEMON_ACTIONS
+        for action in pc.ADMIN_ACTIONS
     ]
     return actions
 
@@ -167,16 +164,13 @@ def deploy_contract(
     client.invalidate_abi(account)
     result["eosio_code_added"] = add_code_permission(client, account, keys, permission=permission)
     if admin is not None:
-        data = positional_args(abi_json, "setadmin", [admin])
-        client.push([Action(account, "setadmin", auth, data)], keys)
+        client.push([pc.setadmin(account, admin, authority=auth)], keys)
         result["admin"] = admin
     if fee_account is not None and fee_permille is not None:
         if admin is None:
             raise ConfigError("Setting the fee needs the admin account (--admin).")
-        data = positional_args(abi_json, "setfee", [fee_account, fee_permille])
-        client.push(
-            [Action(account, "setfee", [(admin, "active")], data)], list(admin_keys) or keys
-        )
+        setfee = pc.setfee(account, fee_account, fee_permille, authority=[(admin, "active")])
+        client.push([setfee], list(admin_keys) or keys)
         result["fee"] = {"account": fee_account, "permille": fee_permille}
     log.info("deployed %s (code hash %s)", account, code_hash)
     return result

@@ -1,4 +1,7 @@
-"""Account names: what the chain accepts as an existing account's name."""
+"""Account names: what the chain accepts as an existing account's name.
+
+(Names in general — actions, tables, permissions — may have a 13th character; an account's
+may not. :func:`payoutengine.abi.name_to_int` encodes either kind.)"""
 
 from __future__ import annotations
 
