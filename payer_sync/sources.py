@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from sqlalchemy import Engine, and_, false, func, or_, select, text
 from sqlalchemy.exc import SQLAlchemyError
@@ -86,6 +86,25 @@ def _memo_problem(memo: str) -> str | None:
     return None
 
 
+#: a credit is split at this power of two for summing (see _exact_sum)
+_SPLIT = 1 << 31
+
+
+def _exact_sum(amount: Any) -> tuple[Any, Any]:
+    """``SUM(amount)`` as two sums that cannot overflow a 64-bit integer: of the high parts
+    (``amount / 2^31`` in integer division, which both databases truncate toward zero) and of
+    the low parts (``amount % 2^31``, with the sign of the amount), which add up exactly to
+    each amount on SQLite and PostgreSQL alike; no float is involved. SQLite's own SUM fails
+    with "integer overflow" beyond 2^63 - 1; this way such a total reaches
+    :func:`~payer_sync.values.total_to_units`, which rejects that one recipient."""
+    return func.sum(amount // _SPLIT), func.sum(amount % _SPLIT)
+
+
+def _summed(row: Any) -> tuple[str, int]:
+    name, high, low = row
+    return str(name), int(high) * _SPLIT + int(low)
+
+
 #: ids below the newest one that are checked for rows committed late (see LedgerSource._watermark)
 GAP_WINDOW = 10_000
 #: at most this many such ids are carried from one sync to the next
@@ -136,16 +155,16 @@ class LedgerSource:
             with self.engine.connect() as conn:
                 top = self._max_id(conn)
                 result.watermark = self._watermark(conn, top)
-                sums = select(Credit.recipient, func.sum(Credit.amount)).where(Credit.id <= top)
+                sums = select(Credit.recipient, *_exact_sum(Credit.amount)).where(Credit.id <= top)
                 memo_ids = (
                     select(func.max(Credit.id))
                     .where(Credit.id <= top, Credit.memo.is_not(None), Credit.memo != "")
                     .group_by(Credit.recipient)
                 )
-                rows: list[tuple[str, object]] = []
+                rows: list[tuple[str, int]] = []
                 memos: dict[str, str] = {}
                 if recipients is None:
-                    rows = [(r[0], r[1]) for r in conn.execute(sums.group_by(Credit.recipient))]
+                    rows = [_summed(r) for r in conn.execute(sums.group_by(Credit.recipient))]
                     for name, memo in conn.execute(
                         select(Credit.recipient, Credit.memo).where(Credit.id.in_(memo_ids))
                     ):
@@ -153,7 +172,7 @@ class LedgerSource:
                 else:
                     for part in _chunks(sorted(recipients)):
                         rows.extend(
-                            (r[0], r[1])
+                            _summed(r)
                             for r in conn.execute(
                                 sums.where(Credit.recipient.in_(part)).group_by(Credit.recipient)
                             )

@@ -179,11 +179,14 @@ class ChainClient:
             age = _head_age_s(info)
         except ChainError as exc:
             raise _EndpointFailed(str(exc)) from None
-        ep.stale = (
+        stale = (
             f"its head block is {age:.0f} s old (limit {self.max_head_age_s:g} s)"
             if age > self.max_head_age_s
             else ""
         )
+        if stale and not ep.stale:
+            log.warning("endpoint %s serves a stale head (%s)", ep.url, stale)
+        ep.stale = stale
         ep.judged_until = time.monotonic() + self.health_interval_s
 
     def _check(self, ep: _EndpointState) -> None:
@@ -212,37 +215,45 @@ class ChainClient:
 
     def post(self, path: str, body: Mapping[str, Any]) -> tuple[int, Any]:
         """POST ``body`` to ``path`` on the first healthy endpoint; returns
-        ``(http_status, json)``. Only endpoint failures (and stale heads, while a healthy
-        endpoint remains) move on to the next one."""
+        ``(http_status, json)``. Endpoint failures move on to the next endpoint; so do stale
+        heads, unless no healthy endpoint answers."""
         eps = self._candidates()
-        stale_answer: tuple[_EndpointState, int, Any] | None = None
-        for i, ep in enumerate(eps):
+        stale: list[tuple[_EndpointState, tuple[int, Any] | None]] = []
+        for ep in eps:
             try:
                 if path != GET_INFO and ep.judged_until <= time.monotonic():
                     self._check(ep)
-                resp = self._raw_post(ep, path, body)
-                data = self._json_or_fail(resp)
-                if path == GET_INFO and resp.status_code == 200:
-                    self._judge(ep, data)
+                answer = None if ep.stale and path != GET_INFO else self._attempt(ep, path, body)
             except _EndpointFailed as exc:
                 self._mark_failed(ep, exc.reason)
                 continue
-            ep.failures = 0
-            ep.down_until = 0.0
-            if ep.stale and any(not e.stale for e in eps[i + 1 :]):
-                log.warning("endpoint %s is stale (%s); trying the next one", ep.url, ep.stale)
-                stale_answer = stale_answer or (ep, resp.status_code, data)
+            if ep.stale or answer is None:
+                stale.append((ep, answer))
                 continue
             self._current = ep
-            return resp.status_code, data
-        if stale_answer is not None:
-            self._current = stale_answer[0]
-            return stale_answer[1], stale_answer[2]
+            return answer
+        for ep, answer in stale:  # no healthy endpoint answered: a stale answer beats none
+            try:
+                answer = answer or self._attempt(ep, path, body)
+            except _EndpointFailed as exc:
+                self._mark_failed(ep, exc.reason)
+                continue
+            self._current = ep
+            return answer
         names = ", ".join(f"{e.url} ({e.last_error})" for e in eps)
         raise EndpointError(
             f"No chain API endpoint answered {path}: {names}.",
             endpoint=", ".join(e.url for e in eps),
         )
+
+    def _attempt(self, ep: _EndpointState, path: str, body: Mapping[str, Any]) -> tuple[int, Any]:
+        resp = self._raw_post(ep, path, body)
+        data = self._json_or_fail(resp)
+        if path == GET_INFO and resp.status_code == 200:
+            self._judge(ep, data)
+        ep.failures = 0
+        ep.down_until = 0.0
+        return resp.status_code, data
 
     def call(self, path: str, body: Mapping[str, Any] | None = None) -> Any:
         """POST and return the JSON of a successful answer; a chain error raises ChainError."""
