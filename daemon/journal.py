@@ -42,6 +42,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
+from payoutengine.chaintime import naive_utc, utcnow
 from payoutengine.errors import ConfigError
 
 __all__ = [
@@ -65,10 +66,6 @@ EXPIRED = "expired"
 ALL_STATUSES = (SIGNED, SENT, INCLUDED, IRREVERSIBLE, IDLE, FAILED, EXPIRED)
 OPEN_STATUSES = (SIGNED, SENT, INCLUDED)
 FINAL_STATUSES = (IRREVERSIBLE, IDLE, FAILED, EXPIRED)
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
 class Base(DeclarativeBase):
@@ -197,7 +194,7 @@ class Journal:
             status=SIGNED,
             created_at=now,
             updated_at=now,
-            expiration=_naive_utc(expiration),
+            expiration=naive_utc(expiration),
             search_from=search_from,
             payments=0,
             send_attempts=0,
@@ -257,12 +254,6 @@ class Journal:
             s.add(KV(key=key, value=value))
         else:
             row.value = value
-
-
-def _naive_utc(t: dt.datetime) -> dt.datetime:
-    if t.tzinfo is not None:
-        t = t.astimezone(dt.timezone.utc).replace(tzinfo=None)
-    return t
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

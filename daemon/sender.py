@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from payoutengine.chaintime import naive_utc, parse_chain_time
 from payoutengine.client import ChainClient
 from payoutengine.errors import ChainError, EndpointError, TransactionError
 from payoutengine.keys import PrivateKey
@@ -255,7 +256,7 @@ class Tracker:
         info = self.client.get_info()
         head = int(info["head_block_num"])
         lib = int(info["last_irreversible_block_num"])
-        head_time = _parse_time(str(info["head_block_time"]))
+        head_time = naive_utc(parse_chain_time(str(info["head_block_time"])))
         blocks: dict[int, set[str]] = {}
 
         def txs_in(num: int) -> set[str]:
@@ -382,10 +383,3 @@ class Tracker:
             if fresh is not None:
                 Journal.set_status(s, fresh, status, **fields)
         log.debug("transaction status", extra={"tx_id": row.tx_id, "status": status})
-
-
-def _parse_time(text: str) -> dt.datetime:
-    text = text.rstrip("Z")
-    if "." in text:
-        return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%f")
-    return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S")

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from payoutengine.amounts import Asset
+from payoutengine.amounts import Asset, gross_up
 from payoutengine.client import ApiNotAvailable, ChainClient
 from payoutengine.contract import Msg
 from payoutengine.errors import AmountError, ConfigError, EndpointError, TransactionError
@@ -317,10 +317,8 @@ class Syncer:
                 f"[topup] max_per_run does not fit the schedule's token: {exc}"
             ) from None
         permille = self.chain.fee_permille()
-        # the contract keeps deposit - fee; gross up so that what stays covers `missing`
-        # (the fee is floor(deposit * permille / 1000), so this ceiling is enough)
-        gross = -(-missing * 1000 // (1000 - permille))
-        amount = min(gross, cap.amount)
+        # the contract keeps deposit - fee: deposit so that what stays covers `missing`
+        amount = min(gross_up(missing, permille), cap.amount)
         try:
             self.chain.client.push(
                 [self.chain.deposit_action(amount, self.config.topup.memo)],

@@ -11,20 +11,12 @@ from collections.abc import Collection, Iterable
 from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from payoutengine.chaintime import naive_utc, utcnow
 from payoutengine.transactions import SignedTransaction
 
 from .models import InvalidName, JournalEntry, RecipientMark, StateBase, StateValue
 
 __all__ = ["StateStore", "utcnow"]
-
-
-def utcnow() -> dt.datetime:
-    """Naive UTC, as stored."""
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-
-
-def _naive(t: dt.datetime) -> dt.datetime:
-    return t.astimezone(dt.timezone.utc).replace(tzinfo=None) if t.tzinfo else t
 
 
 class StateStore:
@@ -77,7 +69,7 @@ class StateStore:
                 JournalEntry(
                     tx_id=trx.id,
                     signed=json.dumps(trx.to_json()),
-                    expiration=_naive(trx.expiration),
+                    expiration=naive_utc(trx.expiration),
                     status="signed",
                     block_num=None,
                     recipients=",".join(recipients),

@@ -26,7 +26,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .amounts import Asset, Symbol, symbol_code_from_raw, symbol_code_to_raw
-from .errors import AbiError, AmountError, KeyFileError
+from .chaintime import parse_chain_time
+from .errors import AbiError, AmountError, ChainError, KeyFileError
 from .keys import (
     public_key_from_bytes,
     public_key_to_bytes,
@@ -84,23 +85,20 @@ def int_to_name(value: int) -> str:
 # Time helpers (integer arithmetic only)
 
 _EPOCH_BLOCK_MS = 946684800000  # 2000-01-01T00:00:00Z, the block_timestamp epoch
-_TIME_RE = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?Z?")
 
 
 def _parse_time_us(value: Any) -> int:
     """Microseconds since the Unix epoch from an ISO string, datetime or integer seconds."""
+    if isinstance(value, str):
+        try:
+            value = parse_chain_time(value)
+        except ChainError as exc:
+            raise AbiError(str(exc)) from None
     if isinstance(value, datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=timezone.utc)
         secs = calendar.timegm(value.utctimetuple())
         return secs * 1_000_000 + value.microsecond
-    if isinstance(value, str):
-        m = _TIME_RE.fullmatch(value.strip())
-        if not m:
-            raise AbiError(f"The time {value!r} is not of the form 2026-01-31T12:00:00.000.")
-        dt = datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S")
-        frac = int((m.group(2) or "0").ljust(6, "0"))
-        return calendar.timegm(dt.timetuple()) * 1_000_000 + frac
     raise AbiError(f"The value {value!r} is not a time.")
 
 

@@ -4,6 +4,7 @@ decimal strings without ever touching a float or a Decimal.
 - :class:`Symbol` — ``4,TST``: a precision and a code of 1–7 upper-case letters.
 - :class:`Asset` — ``1.2345 TST``: an ``int64`` amount and a symbol.
 - :func:`parse_amount` / :func:`format_amount` — a decimal string in a known precision.
+- :func:`gross_up` — a deposit that leaves a given amount once the contract took its fee.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ __all__ = [
     "Asset",
     "Symbol",
     "format_amount",
+    "gross_up",
     "parse_amount",
     "symbol_code_from_raw",
     "symbol_code_to_raw",
@@ -129,6 +131,14 @@ def format_amount(amount: int, precision: int) -> str:
     if precision == 0:
         return sign + digits
     return f"{sign}{digits[:-precision]}.{digits[-precision:]}"
+
+
+def gross_up(net: int, fee_permille: int) -> int:
+    """A deposit that leaves at least ``net`` after the contract's deposit fee of
+    ``floor(deposit * fee_permille / 1000)``: ``net`` grossed up by the fee, rounded up."""
+    if not 0 <= fee_permille < 1000:
+        raise AmountError(f"A fee of {fee_permille} permille is not below 1000.")
+    return -(-net * 1000 // (1000 - fee_permille))
 
 
 @dataclass(frozen=True, slots=True)

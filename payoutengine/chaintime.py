@@ -1,6 +1,7 @@
 """Time as the chain and the databases keep it.
 
 - :func:`utcnow` — now, in UTC, without a time zone (how every database column holds time).
+- :func:`naive_utc` — any datetime as such a naive UTC value.
 - :func:`parse_chain_time` — a chain timestamp (``2026-11-22T01:53:38.500``, always UTC) as an
   aware :class:`~datetime.datetime`.
 """
@@ -12,7 +13,7 @@ import re
 
 from .errors import ChainError
 
-__all__ = ["parse_chain_time", "utcnow"]
+__all__ = ["naive_utc", "parse_chain_time", "utcnow"]
 
 _CHAIN_TIME_RE = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?Z?")
 
@@ -20,6 +21,11 @@ _CHAIN_TIME_RE = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,6}
 def utcnow() -> dt.datetime:
     """The current UTC time without a time zone, as the journal and sync state store it."""
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def naive_utc(t: dt.datetime) -> dt.datetime:
+    """``t`` in UTC without a time zone (a naive ``t`` is taken to be UTC already)."""
+    return t.astimezone(dt.timezone.utc).replace(tzinfo=None) if t.tzinfo is not None else t
 
 
 def parse_chain_time(text: str) -> dt.datetime:

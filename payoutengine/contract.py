@@ -308,15 +308,21 @@ def newschedule(
     )
 
 
-def _records(
-    records: Iterable[BookRecord], symbol: Symbol, *, with_memo: bool
-) -> list[dict[str, Any]]:
-    if with_memo:
-        return [
-            {"recipient": r.recipient, "new_total": Asset(r.new_total, symbol), "memo": r.memo}
-            for r in records
-        ]
-    return [{"recipient": r.recipient, "new_total": Asset(r.new_total, symbol)} for r in records]
+def _booking(
+    name: str,
+    contract: str,
+    schedule: str,
+    symbol: Symbol,
+    records: Iterable[BookRecord],
+    authority: Authority,
+) -> Action:
+    with_memo = name == "bookm"
+    rows = [
+        {"recipient": r.recipient, "new_total": Asset(r.new_total, symbol)}
+        | ({"memo": r.memo} if with_memo else {})
+        for r in records
+    ]
+    return Action(contract, name, _auth(authority), {"schedule_name": schedule, "records": rows})
 
 
 def book(
@@ -328,12 +334,7 @@ def book(
     authority: Authority,
 ) -> Action:
     """``book``: raise lifetime totals (the schedule's default memo is paid with them)."""
-    return Action(
-        contract,
-        "book",
-        _auth(authority),
-        {"schedule_name": schedule, "records": _records(records, symbol, with_memo=False)},
-    )
+    return _booking("book", contract, schedule, symbol, records, authority)
 
 
 def bookm(
@@ -345,12 +346,7 @@ def bookm(
     authority: Authority,
 ) -> Action:
     """``bookm``: raise lifetime totals, each with its own memo."""
-    return Action(
-        contract,
-        "bookm",
-        _auth(authority),
-        {"schedule_name": schedule, "records": _records(records, symbol, with_memo=True)},
-    )
+    return _booking("bookm", contract, schedule, symbol, records, authority)
 
 
 def withdraw(

@@ -40,7 +40,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from .amounts import Asset, Symbol, format_amount
+from .amounts import Asset, Symbol, format_amount, gross_up
 from .deploy import daemon_permission_actions
 from .errors import ChainError, PayoutEngineError, TransactionError
 from .keys import PrivateKey
@@ -166,7 +166,7 @@ def demo_credits() -> DemoCredits:
 def _deposit_for(needed: int, precision: int) -> int:
     """What to deposit so that, after the fee, ``needed`` is covered: rounded up to whole
     tokens, plus ten tokens of headroom."""
-    gross = -(-needed * 1000 // (1000 - FEE_PERMILLE))
+    gross = gross_up(needed, FEE_PERMILLE)
     one = 10**precision
     return (-(-gross // one) + 10) * one
 

@@ -9,6 +9,7 @@ from payoutengine.amounts import (
     Asset,
     Symbol,
     format_amount,
+    gross_up,
     parse_amount,
     symbol_code_from_raw,
     symbol_code_to_raw,
@@ -137,3 +138,15 @@ def test_asset_rejects_float_and_mixing() -> None:
         Asset(1.5, Symbol("TST", 4))  # type: ignore[arg-type]
     with pytest.raises(AmountError):
         Asset.parse("1.0000 TST") + Asset.parse("1.00000000 PAY")
+
+
+@pytest.mark.parametrize("fee_permille", [0, 1, 5, 123, 999])
+@pytest.mark.parametrize("net", [0, 1, 7, 995, 1_000_000, 4_611_686_018_427_387_903])
+def test_gross_up_leaves_net_after_the_fee(net: int, fee_permille: int) -> None:
+    def left(deposit: int) -> int:
+        return deposit - deposit * fee_permille // 1000  # what the contract keeps
+
+    gross = gross_up(net, fee_permille)
+    assert left(gross) >= net
+    # no more than the exact gross-up, rounded up to the next unit
+    assert gross * (1000 - fee_permille) < net * 1000 + (1000 - fee_permille)
