@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
 from payoutengine import contract as pc
@@ -28,30 +29,25 @@ MSGS_NO_ACCOUNT = (Msg.RECIPIENT_MISSING, "account does not exist")
 PAGE_SIZE = 1000
 
 
+@dataclass
 class ScheduleChain:
-    """One payer's view of one schedule."""
+    """One payer's view of one schedule: ``payer`` signs with ``key`` as
+    ``payer@permission``."""
 
-    def __init__(
-        self,
-        client: ChainClient,
-        *,
-        contract: str,
-        payer: str,
-        schedule: str,
-        permission: str = "active",
-        key: PrivateKey | None = None,
-        expiration_s: int = 120,
-    ) -> None:
-        self.client = client
-        self.contract = contract
-        self.payer = payer
-        self.schedule_name = schedule
-        self.permission = permission
-        self.key = key
-        self.expiration_s = expiration_s
-        self.tables = ContractTables(client, contract, page_size=PAGE_SIZE)
-        self._schedule: Schedule | None = None
-        self._info: dict[str, Any] | None = None
+    client: ChainClient
+    _: KW_ONLY
+    contract: str
+    payer: str
+    schedule_name: str
+    permission: str = "active"
+    key: PrivateKey | None = None
+    expiration_s: int = 120
+    tables: ContractTables = field(init=False)
+    _schedule: Schedule | None = field(default=None, init=False)
+    _info: dict[str, Any] | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self.tables = ContractTables(self.client, self.contract, page_size=PAGE_SIZE)
 
     # -- reads --------------------------------------------------------------------------
     @property

@@ -113,7 +113,7 @@ class Syncer:
             client,
             contract=config.chain.contract,
             payer=config.payer.account,
-            schedule=config.payer.schedule,
+            schedule_name=config.payer.schedule,
             permission=config.payer.permission,
             key=key,
             expiration_s=config.batch.expiration_s,

@@ -48,6 +48,32 @@ class SourceScan:
     #: the source position this scan covers (ledger: the highest credit id), if it has one
     watermark: str | None = None
 
+    def add(
+        self,
+        name: str,
+        row_text: str,
+        total: object,
+        memo: object,
+        *,
+        precision: int,
+        unit: Literal["smallest", "token"],
+    ) -> None:
+        """Count ``name``'s total, or reject its row (``row_text``) saying why it cannot be
+        booked."""
+        try:
+            units = total_to_units(total, precision, unit)
+        except RowRejected as exc:
+            self.rejected.append(RejectedRow(name, row_text, exc.reason))
+            return
+        if not isinstance(memo, str):
+            self.rejected.append(RejectedRow(name, row_text, "the memo is not text"))
+            return
+        problem = _memo_problem(memo)
+        if problem:
+            self.rejected.append(RejectedRow(name, row_text, problem))
+            return
+        self.totals[name] = SourceTotal(name, units, memo)
+
 
 class Source(Protocol):
     #: True when :meth:`changed_since` can list changed recipients cheaply
@@ -186,18 +212,9 @@ class LedgerSource:
         except SQLAlchemyError as exc:
             raise _db_error(self.engine, exc) from None
         for name, total in rows:
-            memo = memos.get(name, self.default_memo)
             row_text = f"recipient {name!r}: sum of credits {total}"
-            try:
-                units = total_to_units(total, precision, "smallest")
-            except RowRejected as exc:
-                result.rejected.append(RejectedRow(name, row_text, exc.reason))
-                continue
-            problem = _memo_problem(memo)
-            if problem:
-                result.rejected.append(RejectedRow(name, row_text, problem))
-                continue
-            result.totals[name] = SourceTotal(name, units, memo)
+            memo = memos.get(name, self.default_memo)
+            result.add(name, row_text, total, memo, precision=precision, unit="smallest")
         return result
 
     def changed_since(self, watermark: str | None) -> tuple[set[str], str | None]:
@@ -307,20 +324,8 @@ class QuerySource:
                     )
                 )
                 continue
-            try:
-                units = total_to_units(row[1], precision, self.total_unit)
-            except RowRejected as exc:
-                result.rejected.append(RejectedRow(name, row_text, exc.reason))
-                continue
             memo = row[2] if len(row) == 3 and row[2] is not None else self.default_memo
-            if not isinstance(memo, str):
-                result.rejected.append(RejectedRow(name, row_text, "the memo is not text"))
-                continue
-            problem = _memo_problem(memo)
-            if problem:
-                result.rejected.append(RejectedRow(name, row_text, problem))
-                continue
-            result.totals[name] = SourceTotal(name, units, memo)
+            result.add(name, row_text, row[1], memo, precision=precision, unit=self.total_unit)
         return result
 
     def changed_since(self, watermark: str | None) -> tuple[set[str], str | None]:
