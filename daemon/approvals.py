@@ -20,6 +20,7 @@ import math
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import KW_ONLY, dataclass, field
 
 from payoutengine.errors import ChainError, EndpointError, TransactionError
 
@@ -37,35 +38,30 @@ log = logging.getLogger(__name__)
 QUIET_MAX_S = 30.0
 
 
+@dataclass(eq=False)
 class ApprovalsJob:
-    def __init__(
-        self,
-        cfg: ApprovalsConfig,
-        *,
-        gate: HealthGate,
-        view: ContractView,
-        sender: Sender,
-        metrics: Metrics,
-        stop: threading.Event,
-        workers: int = 8,
-    ) -> None:
-        self.cfg = cfg
-        self.gate = gate
-        self.view = view
-        self.sender = sender
-        self.metrics = metrics
-        self.stop = stop
-        self.workers = workers
-        #: account -> monotonic time before which it is not checked again (it has code).
-        self._has_code_until: dict[str, float] = {}
-        self._last_revision: int | None = None
-        self._last_scan = 0.0
-        self._quiet = 0
-        self._next_scan_at = 0.0
-        self._recheck_cursor: str | None = None
-        self._approved_estimate = cfg.batch_size
-        self._seen_in_pass = 0
-        self._recheck_credit = 0.0
+    cfg: ApprovalsConfig
+    _: KW_ONLY
+    gate: HealthGate
+    view: ContractView
+    sender: Sender
+    metrics: Metrics
+    stop: threading.Event
+    #: code hashes read in parallel
+    workers: int = 8
+    #: account -> monotonic time before which it is not checked again (it has code).
+    _has_code_until: dict[str, float] = field(default_factory=dict, init=False)
+    _last_revision: int | None = field(default=None, init=False)
+    _last_scan: float = field(default=0.0, init=False)
+    _quiet: int = field(default=0, init=False)
+    _next_scan_at: float = field(default=0.0, init=False)
+    _recheck_cursor: str | None = field(default=None, init=False)
+    _approved_estimate: int = field(default=0, init=False)
+    _seen_in_pass: int = field(default=0, init=False)
+    _recheck_credit: float = field(default=0.0, init=False)
+
+    def __post_init__(self) -> None:
+        self._approved_estimate = self.cfg.batch_size
 
     def _code_flags(self, accounts: list[str]) -> dict[str, bool]:
         """account -> has code, read in parallel."""

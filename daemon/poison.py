@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass
 
 from payoutengine import contract as pc
 from payoutengine.client import ApiNotAvailable
@@ -33,24 +34,20 @@ CLAIM_OWN_MESSAGES = frozenset(
 MAX_DRY_RUNS = 64
 
 
+@dataclass(eq=False)
 class PoisonHandler:
-    def __init__(
-        self,
-        view: ContractView,
-        sender: Sender,
-        journal: Journal,
-        metrics: Metrics,
-        *,
-        dry_run_authority: str,
-        stopping: Callable[[], bool] = lambda: False,
-    ) -> None:
-        self.view = view
-        self.sender = sender
-        self.journal = journal
-        self.metrics = metrics
-        self.contract = view.contract
-        self.dry_run_authority = dry_run_authority
-        self.stopping = stopping
+    view: ContractView
+    sender: Sender
+    journal: Journal
+    metrics: Metrics
+    _: KW_ONLY
+    #: who the dry-run claims are signed as (no signature is checked)
+    dry_run_authority: str
+    stopping: Callable[[], bool] = lambda: False
+
+    @property
+    def contract(self) -> str:
+        return self.view.contract
 
     def _named_recipients(self, err: TransactionError) -> list[str]:
         """Accounts the failure trace (or the error text) names as the failing receiver of a

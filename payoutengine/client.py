@@ -134,11 +134,6 @@ class ChainClient:
     def endpoints(self) -> list[str]:
         return [e.url for e in self._endpoints]
 
-    @property
-    def current_endpoint(self) -> str:
-        """The endpoint that answered last."""
-        return self._current.url
-
     # -- HTTP core ------------------------------------------------------------------------
 
     def _raw_post(self, ep: _EndpointState, path: str, body: Mapping[str, Any]) -> httpx.Response:
@@ -431,14 +426,6 @@ class ChainClient:
         if stats is None:
             raise ChainError(f"The token {symbol_code} does not exist in contract {tkcontract}.")
         return Asset.parse(str(stats["supply"])).symbol.precision
-
-    def get_balance_row_exists(self, tkcontract: str, account: str, symbol_code: str) -> bool:
-        """True when ``account`` has a balance row (maybe zero) for the token."""
-        raw = symbol_code_to_raw(symbol_code)
-        page = self.get_table_rows(
-            tkcontract, account, "accounts", lower_bound=raw, upper_bound=raw, limit=1
-        )
-        return any(str(r.get("balance", "")).endswith(" " + symbol_code) for r in page["rows"])
 
     def get_balance(self, tkcontract: str, account: str, symbol_code: str) -> Asset | None:
         """The account's balance row for the token, or None when there is none."""
