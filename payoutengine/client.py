@@ -40,6 +40,8 @@ __all__ = ["ApiNotAvailable", "ChainClient", "Health"]
 log = logging.getLogger(__name__)
 
 GET_INFO = "/v1/chain/get_info"
+#: the native eosio actions, for a chain without an ABI on eosio (its encoders are built once)
+_NATIVE = Abi(NATIVE_ABI)
 
 
 class ApiNotAvailable(ChainError):
@@ -450,9 +452,8 @@ class ChainClient:
     def _abi_for(self, account: str, action: str) -> Abi | None:
         abi = self.abi_for(account)
         if account == "eosio" and (abi is None or not abi.has_action(action)):
-            native = Abi(NATIVE_ABI)
-            if native.has_action(action):
-                return native
+            if _NATIVE.has_action(action):
+                return _NATIVE
         return abi
 
     def pack_actions(self, actions: Sequence[Action]) -> list[dict[str, Any]]:
