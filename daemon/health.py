@@ -72,7 +72,3 @@ class HealthGate:
         with self._lock:
             self._checked_at = 0.0
         log.warning("endpoint failure; re-checking health", extra={"error": reason})
-
-    @property
-    def healthy(self) -> bool:
-        return self._healthy

@@ -115,7 +115,6 @@ class ChainClient:
         self.max_backoff_s = max_backoff_s
         self.health_interval_s = health_interval_s
         self._http = httpx.Client(timeout=timeout)
-        self._chain_id: str | None = expected_chain_id
         self._abis: dict[str, Abi | None] = {}
         self.rpc_calls = 0
         self.rpc_bytes = 0
@@ -272,17 +271,15 @@ class ChainClient:
 
     def get_info(self) -> dict[str, Any]:
         info: dict[str, Any] = self.call(GET_INFO)
-        if self._chain_id is None:
-            self._chain_id = str(info["chain_id"])
         return info
 
     @property
     def chain_id(self) -> str:
-        """The chain id (cached after the first ``get_info``)."""
-        if self._chain_id is None:
+        """The chain id: the expected one, or the one the first ``get_info`` answer named."""
+        if self.expected_chain_id is None:
             self.get_info()
-        assert self._chain_id is not None
-        return self._chain_id
+        assert self.expected_chain_id is not None
+        return self.expected_chain_id
 
     def health(self) -> Health:
         """The health of the endpoint the client uses now (reads ``get_info`` with failover):
