@@ -22,10 +22,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import KW_ONLY, dataclass, field
 
+from payoutengine.contract import ContractTables
 from payoutengine.errors import ChainError, EndpointError, TransactionError
 
 from .config import ApprovalsConfig
-from .contract import ContractView
 from .health import HealthGate
 from .metrics import Metrics
 from .sender import Sender
@@ -43,7 +43,7 @@ class ApprovalsJob:
     cfg: ApprovalsConfig
     _: KW_ONLY
     gate: HealthGate
-    view: ContractView
+    view: ContractTables
     sender: Sender
     metrics: Metrics
     stop: threading.Event

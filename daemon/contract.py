@@ -23,7 +23,8 @@ __all__ = [
     "transfers_in_trace",
 ]
 
-#: the daemon's view of the contract is the core's table reader.
+#: names kept for the daemon modules that still import them from here; new code imports
+#: payoutengine.contract (ContractTables, Msg.NOTHING_TO_PAY) directly.
 ContractView = ContractTables
 NOTHING_TO_PAY = Msg.NOTHING_TO_PAY
 

@@ -14,10 +14,10 @@ from dataclasses import KW_ONLY, dataclass
 
 from payoutengine import contract as pc
 from payoutengine.client import ApiNotAvailable
-from payoutengine.contract import Msg
+from payoutengine.contract import ContractTables, Msg
 from payoutengine.errors import ChainError, TransactionError
 
-from .contract import ContractView, receivers_in_error
+from .contract import receivers_in_error
 from .journal import Journal
 from .metrics import Metrics
 from .sender import Sender
@@ -36,7 +36,7 @@ MAX_DRY_RUNS = 64
 
 @dataclass(eq=False)
 class PoisonHandler:
-    view: ContractView
+    view: ContractTables
     sender: Sender
     journal: Journal
     metrics: Metrics
