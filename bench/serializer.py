@@ -57,13 +57,8 @@ def _clear_caches() -> None:
 
 
 def _name(i: int) -> str:
-    digits = "12345abcdefghijklmnopqrstuvwxyz"
-    out = ""
-    while True:
-        i, r = divmod(i, len(digits))
-        out = digits[r] + out
-        if i == 0:
-            return "bench" + out
+    """A distinct account name per i: its decimal digits written as the letters a-j."""
+    return "bench" + str(i).translate(str.maketrans("0123456789", "abcdefghij"))
 
 
 def main() -> None:

@@ -223,9 +223,12 @@ class _Gateway(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def bad_gateway() -> Iterator[str]:
-    server = HTTPServer(("127.0.0.1", 0), _Gateway)
+def _serve(handler: type[BaseHTTPRequestHandler], **attrs: object) -> Iterator[str]:
+    """Serve ``handler`` on a free loopback port (``attrs`` set on the server) until the
+    generator is closed; yields the URL."""
+    server = HTTPServer(("127.0.0.1", 0), handler)
+    for name, value in attrs.items():
+        setattr(server, name, value)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -233,6 +236,11 @@ def bad_gateway() -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def bad_gateway() -> Iterator[str]:
+    yield from _serve(_Gateway)
 
 
 def test_failover_from_failing_gateway(local_chain: LocalChain, bad_gateway: str) -> None:
@@ -311,15 +319,7 @@ class _StaleNode(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def stale_node(local_chain: LocalChain) -> Iterator[str]:
-    server = HTTPServer(("127.0.0.1", 0), _StaleNode)
-    server.chain_id = local_chain.client.chain_id  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    yield from _serve(_StaleNode, chain_id=local_chain.client.chain_id)
 
 
 def test_a_stale_head_is_passed_over_for_a_healthy_endpoint(
