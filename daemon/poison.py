@@ -16,8 +16,8 @@ from payoutengine import contract as pc
 from payoutengine.client import ApiNotAvailable
 from payoutengine.contract import ContractTables, Msg
 from payoutengine.errors import ChainError, TransactionError
+from payoutengine.traces import receivers_in_error
 
-from .contract import receivers_in_error
 from .journal import Journal
 from .metrics import Metrics
 from .sender import Sender
