@@ -19,7 +19,7 @@ def name_problem(value: object) -> str | None:
     with a dot (a trailing dot would make it a different name on chain).
     """
     if not isinstance(value, str):
-        return f"it is a {type(value).__name__}, not text"
+        return f"it is not text but {type(value).__name__}"
     if value == "":
         return "it is empty"
     if len(value) > 12:

@@ -20,7 +20,7 @@ def test_valid_account_names(name: str) -> None:
         pytest.param("Bad.Name", "only a-z, 1-5 and '.' are allowed", id="upper"),
         pytest.param("abc6", "only a-z, 1-5 and '.' are allowed", id="digit6"),
         pytest.param("abc.", "it ends with '.'", id="dot"),
-        pytest.param(12, "it is a int, not text", id="int"),
+        pytest.param(12, "it is not text but int", id="int"),
     ],
 )
 def test_invalid_account_names(value: object, problem: str) -> None:
