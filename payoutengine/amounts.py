@@ -134,11 +134,15 @@ def format_amount(amount: int, precision: int) -> str:
 
 
 def gross_up(net: int, fee_permille: int) -> int:
-    """A deposit that leaves at least ``net`` after the contract's deposit fee of
-    ``floor(deposit * fee_permille / 1000)``: ``net`` grossed up by the fee, rounded up."""
+    """The smallest deposit that leaves at least ``net`` after a deposit fee of
+    ``fee_permille`` rounded up (``ceil(deposit * fee_permille / 1000)``); it leaves at least
+    ``net`` when the fee is rounded down too."""
     if not 0 <= fee_permille < 1000:
         raise AmountError(f"A fee of {fee_permille} permille is not below 1000.")
-    return -(-net * 1000 // (1000 - fee_permille))
+    deposit = -(-net * 1000 // (1000 - fee_permille))
+    while deposit - -(-deposit * fee_permille // 1000) < net:
+        deposit += 1
+    return deposit
 
 
 @dataclass(frozen=True, slots=True)

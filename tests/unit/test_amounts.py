@@ -143,10 +143,12 @@ def test_asset_rejects_float_and_mixing() -> None:
 @pytest.mark.parametrize("fee_permille", [0, 1, 5, 123, 999])
 @pytest.mark.parametrize("net", [0, 1, 7, 995, 1_000_000, 4_611_686_018_427_387_903])
 def test_gross_up_leaves_net_after_the_fee(net: int, fee_permille: int) -> None:
-    def left(deposit: int) -> int:
-        return deposit - deposit * fee_permille // 1000  # what the contract keeps
+    def left(deposit: int, *, fee_rounded_up: bool = True) -> int:
+        """What stays with the contract after the fee."""
+        if fee_rounded_up:
+            return deposit - -(-deposit * fee_permille // 1000)
+        return deposit - deposit * fee_permille // 1000
 
     gross = gross_up(net, fee_permille)
-    assert left(gross) >= net
-    # no more than the exact gross-up, rounded up to the next unit
-    assert gross * (1000 - fee_permille) < net * 1000 + (1000 - fee_permille)
+    assert left(gross) >= net and left(gross, fee_rounded_up=False) >= net
+    assert gross == 0 or left(gross - 1) < net  # the smallest such deposit
