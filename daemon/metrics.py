@@ -57,6 +57,12 @@ class Metrics:
             "Recipients unapproved because their contract rejected a payment.",
             registry=r,
         )
+        self.tokens_suspended = Counter(
+            "payoutengine_tokens_suspended",
+            "Tokens suspended (denytoken) because their own transfer failed in a payout.",
+            ["token"],
+            registry=r,
+        )
         self.last_payout_ts = Gauge(
             "payoutengine_last_successful_payout_timestamp_seconds",
             "Unix time of the last runpayouts transaction that paid someone.",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import KW_ONLY, dataclass
+from dataclasses import KW_ONLY, dataclass, field
 
 from payoutengine import contract as pc
 from payoutengine.client import ApiNotAvailable
@@ -21,6 +21,7 @@ from payoutengine.traces import receivers_in_error
 from .journal import Journal
 from .metrics import Metrics
 from .sender import Sender
+from .tokens import TokenGuard
 
 __all__ = ["PoisonHandler"]
 
@@ -44,6 +45,10 @@ class PoisonHandler:
     #: who the dry-run claims are signed as (no signature is checked)
     dry_run_authority: str
     stopping: Callable[[], bool] = lambda: False
+    tokens: TokenGuard = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.tokens = TokenGuard(self.view, self.sender, self.metrics)
 
     @property
     def contract(self) -> str:
@@ -115,7 +120,10 @@ class PoisonHandler:
     def handle(self, err: TransactionError) -> bool:
         """Find, unapprove and report the poison recipients behind ``err``. True when the
         failure is explained by one (newly unapproved, or already unapproved by an earlier
-        call while this transaction was in flight)."""
+        call while this transaction was in flight). A token whose own transfer failed is
+        suspended instead, and nobody is unapproved."""
+        if self.tokens.handle(err):
+            return True
         try:
             accounts = self.find(err)
         except ChainError as e:

@@ -42,6 +42,7 @@ from .metrics import Metrics
 from .payouts import PayoutsJob
 from .poison import PoisonHandler
 from .sender import Sender, Tracker
+from .wakes import WakeJob
 
 __all__ = ["AdminDaemon", "check_key", "load_admin_key"]
 
@@ -176,6 +177,9 @@ class AdminDaemon:
             metrics=self.metrics,
             stop=self.stop_event,
         )
+        self.wakes = WakeJob(
+            gate=self.gate, view=self.view, sender=self.sender, stop=self.stop_event
+        )
         self.scheduler: BackgroundScheduler | None = None
 
     # -- start-up ---------------------------------------------------------------------------
@@ -271,6 +275,7 @@ class AdminDaemon:
             ("tracker", self._track, 1.0),
             ("approvals", self.approvals.approve_new, a.interval_s),
             ("recheck", self.approvals.recheck_approved, a.interval_s),
+            ("wakes", self.wakes.run, a.interval_s),
             ("gauges", self.refresh_gauges, c.metrics.refresh_s),
         ]
         for name, fn, every in jobs:

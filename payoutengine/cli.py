@@ -192,7 +192,16 @@ def chain_status(data_dir: Path) -> None:
 @_abi_option
 @click.option("--admin", default=None, help="Call setadmin with this account.")
 @click.option("--fee-account", default=None, help="Call setfee with this fee account.")
-@click.option("--fee-permille", type=click.IntRange(0, 999), default=None, help="Fee in permille.")
+@click.option(
+    "--fee-permille", type=click.IntRange(0, 5), default=None, help="Fee in permille (at most 5)."
+)
+@click.option(
+    "--allow-token",
+    "allow_tokens",
+    multiple=True,
+    metavar="CONTRACT:SYMBOL",
+    help="Call allowtoken, e.g. eosio.token:4,EOS (repeat for more tokens).",
+)
 @click.option(
     "--admin-key-env", default=None, help="Environment variable with the admin's key (for setfee)."
 )
@@ -208,16 +217,25 @@ def deploy_cmd(
     admin: str | None,
     fee_account: str | None,
     fee_permille: int | None,
+    allow_tokens: Sequence[str],
     admin_key_env: str | None,
     chain_id: str | None,
 ) -> None:
-    """Deploy the contract to a chain: setcode/setabi, eosio.code, setadmin, setfee."""
+    """Deploy the contract to a chain: setcode/setabi, eosio.code, setadmin, setfee, allowtoken."""
     from .client import ChainClient
     from .deploy import deploy_contract
     from .keys import load_key
 
     if (key_env is None) == (key_file is None):
         raise ConfigError("Give the deployer's key with exactly one of --key-env or --key-file.")
+    tokens: list[tuple[str, str]] = []
+    for spec in allow_tokens:
+        tkcontract, sep, symbol = spec.partition(":")
+        if not sep or "," not in symbol:
+            raise ConfigError(
+                f"--allow-token {spec!r} is not CONTRACT:SYMBOL, e.g. eosio.token:4,EOS."
+            )
+        tokens.append((tkcontract, symbol))
     key = load_key(key_env, key_file)
     admin_keys = [load_key(admin_key_env, None)] if admin_key_env else []
     with ChainClient(list(urls), expected_chain_id=chain_id) as client:
@@ -231,6 +249,7 @@ def deploy_cmd(
             admin=admin,
             fee_account=fee_account,
             fee_permille=fee_permille,
+            allow_tokens=tokens,
             admin_keys=admin_keys,
         )
     click.echo(json.dumps(result, indent=2))

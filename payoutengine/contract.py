@@ -8,10 +8,12 @@ when the client packs a transaction; nothing is packed by hand.
 
 - :class:`Msg` — every ``check()`` message, by the header's name (``Msg.NOTHING_TO_PAY``).
 - Rows — :class:`Settings`, :class:`Schedule`, :class:`Funds`, :class:`Recipient`,
-  :class:`Due`, :class:`Active`, :class:`Approval`, each with ``from_row(json_row)``.
+  :class:`Due`, :class:`Active`, :class:`Approval`, :class:`Token`, each with
+  ``from_row(json_row)``.
 - Actions — one builder per action (:func:`newschedule`, :func:`book`, :func:`bookm`,
   :func:`withdraw`, :func:`claim`, :func:`approveacc`, :func:`unapproveacc`,
-  :func:`runpayouts`, :func:`setadmin`, :func:`setfee`), plus the token actions a payer needs
+  :func:`runpayouts`, :func:`setadmin`, :func:`setfee`, :func:`allowtoken`, :func:`denytoken`,
+  :func:`wake`), plus the token actions a payer needs
   (:func:`token_open`, :func:`token_transfer`).
 - :class:`ContractTables` — reads of the tables through a :class:`ChainClient`; nothing is
   cached, the caller decides how often it reads.
@@ -40,10 +42,13 @@ __all__ = [
     "Recipient",
     "Schedule",
     "Settings",
+    "Token",
+    "allowtoken",
     "approveacc",
     "book",
     "bookm",
     "claim",
+    "denytoken",
     "newschedule",
     "runpayouts",
     "setadmin",
@@ -51,6 +56,7 @@ __all__ = [
     "token_open",
     "token_transfer",
     "unapproveacc",
+    "wake",
     "withdraw",
 ]
 
@@ -67,8 +73,15 @@ class Msg:
     NOT_INITIALIZED = "contract is not initialized"
     UNKNOWN_ACTION = "unknown action"
     ADMIN_NOT_ACCOUNT = "admin account does not exist"
-    FEE_TOO_HIGH = "fee must be below 1000 permille"
+    FEE_TOO_HIGH = "fee must be at most 5 permille"
     FEE_ACCOUNT_MISSING = "fee account does not exist"
+    FEE_ACCOUNT_IS_CONTRACT = "fee account cannot be the contract"
+    FEE_ACCOUNT_NO_BALANCE = "fee account has no balance row for this token"
+    TOKEN_NOT_ALLOWED = "token is not allowed"
+    TOKEN_ALREADY_ALLOWED = "token is already allowed"
+    TOKEN_SUSPENDED = "token is suspended"
+    DEPOSIT_TOO_SMALL = "deposit too small to leave a credit after the fee"
+    PAYER_NO_BALANCE_ROW = "payer has no balance row for this token"
     EMPTY_SCHEDULE_NAME = "schedule name is empty"
     SCHEDULE_EXISTS = "schedule already exists"
     UNKNOWN_SCHEDULE = "unknown schedule"
@@ -111,7 +124,7 @@ class Msg:
 Msg.ALL = frozenset(Msg.by_name().values())
 
 #: the contract actions the admin daemon signs (and its dedicated permission is linked to).
-ADMIN_ACTIONS = ("runpayouts", "approveacc", "unapproveacc")
+ADMIN_ACTIONS = ("runpayouts", "approveacc", "unapproveacc", "wake", "denytoken")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -256,6 +269,21 @@ class Approval(NamedTuple):
 APPROVALS_TABLE = "approvals"
 
 
+@dataclass(frozen=True, slots=True)
+class Token:
+    """``tokens`` (scope = contract, key = id): a (token contract, symbol) the admin allows."""
+
+    id: int
+    tkcontract: str
+    symbol: Symbol
+
+    TABLE = "tokens"
+
+    @classmethod
+    def from_row(cls, r: Mapping[str, Any]) -> Token:
+        return cls(int(r["id"]), str(r["tkcontract"]), Symbol.parse(str(r["currency"])))
+
+
 # ---------------------------------------------------------------------------------------------
 # Actions
 
@@ -381,6 +409,28 @@ def runpayouts(contract: str, count: int, *, authority: Authority) -> Action:
     return Action(contract, "runpayouts", _auth(authority), {"count": count})
 
 
+def allowtoken(contract: str, tkcontract: str, symbol: Symbol, *, authority: Authority) -> Action:
+    return Action(
+        contract, "allowtoken", _auth(authority), {"tkcontract": tkcontract, "currency": symbol}
+    )
+
+
+def denytoken(contract: str, tkcontract: str, symbol: Symbol, *, authority: Authority) -> Action:
+    return Action(
+        contract, "denytoken", _auth(authority), {"tkcontract": tkcontract, "currency": symbol}
+    )
+
+
+def wake(contract: str, schedule: str, accounts: Sequence[str], *, authority: Authority) -> Action:
+    """``wake``: make parked dues of ``accounts`` in ``schedule`` payable again."""
+    return Action(
+        contract,
+        "wake",
+        _auth(authority),
+        {"schedule_name": schedule, "accounts": list(accounts)},
+    )
+
+
 def token_open(
     tkcontract: str, owner: str, symbol: Symbol, *, ram_payer: str, authority: Authority
 ) -> Action:
@@ -502,6 +552,10 @@ class ContractTables:
     def approval(self, account: str) -> Approval | None:
         row = self._row(self.contract, APPROVALS_TABLE, account)
         return Approval.from_row(row) if row is not None else None
+
+    def tokens(self) -> list[Token]:
+        """The tokens the admin allows."""
+        return [Token.from_row(r) for r in self._rows(self.contract, Token.TABLE)]
 
     def has_code(self, account: str) -> bool:
         """True when ``account`` holds a contract (it is never paid automatically)."""

@@ -13,6 +13,7 @@ from typing import Any
 
 from . import contract as pc
 from .abi import pack_abi
+from .amounts import Symbol
 from .client import ChainClient
 from .errors import ChainError, ConfigError
 from .keys import PrivateKey
@@ -132,11 +133,14 @@ def deploy_contract(
     admin: str | None = None,
     fee_account: str | None = None,
     fee_permille: int | None = None,
+    allow_tokens: Sequence[tuple[str, str]] = (),
     admin_keys: Sequence[PrivateKey] = (),
 ) -> DeployResult:
     """Deploy (skipping ``setcode`` when the chain already runs this exact wasm), add
-    eosio.code, then ``setadmin(admin)`` and ``setfee(fee_account, fee_permille)`` when given.
-    ``setfee`` is signed by ``admin_keys`` (default: ``keys``) as ``admin@active``."""
+    eosio.code, then ``setadmin(admin)``, ``setfee(fee_account, fee_permille)`` and
+    ``allowtoken(contract, symbol)`` for each of ``allow_tokens`` (``("eosio.token", "4,EOS")``)
+    when given. ``setfee`` and ``allowtoken`` are signed by ``admin_keys`` (default: ``keys``) as
+    ``admin@active``."""
     try:
         code = wasm.read_bytes()
         abi_json = json.loads(abi.read_text())
@@ -172,5 +176,17 @@ def deploy_contract(
         setfee = pc.setfee(account, fee_account, fee_permille, authority=[(admin, "active")])
         client.push([setfee], list(admin_keys) or keys)
         result["fee"] = {"account": fee_account, "permille": fee_permille}
+    if allow_tokens:
+        if admin is None:
+            raise ConfigError("Allowing tokens needs the admin account (--admin).")
+        have = {(t.tkcontract, str(t.symbol)) for t in pc.ContractTables(client, account).tokens()}
+        for tkcontract, symbol in allow_tokens:
+            if (tkcontract, symbol) in have:
+                continue  # deploying again: already allowed
+            allow = pc.allowtoken(
+                account, tkcontract, Symbol.parse(symbol), authority=[(admin, "active")]
+            )
+            client.push([allow], list(admin_keys) or keys)
+        result["tokens"] = [f"{c}:{s}" for c, s in allow_tokens]
     log.info("deployed %s (code hash %s)", account, code_hash)
     return result

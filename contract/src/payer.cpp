@@ -6,15 +6,13 @@ namespace payoutengine {
 void contract::newschedule(name payer, name schedule_name, name tkcontract, asset currency,
                            string_view memo) {
    require_auth(payer.value);
+   int32_t settings_itr;
+   load_settings(settings_itr);
    check(bool(schedule_name), msg::empty_schedule_name);
    schedules_table schedules(self_, self_.value);
    check(!schedules.exists(schedule_name.value), msg::schedule_exists);
    check(currency.sym.is_valid(), msg::invalid_symbol);
-   check(is_account(tkcontract.value), msg::token_contract_missing);
-   table<"stat"_n.value, token_stat_row> stat(tkcontract, currency.sym.code().value);
-   int32_t stat_itr = stat.find(currency.sym.code().value);
-   check(stat_itr >= 0, msg::token_missing);
-   check(stat.load(stat_itr).supply.sym == currency.sym, msg::precision_mismatch);
+   check(is_token_allowed(tkcontract, currency.sym), msg::token_not_allowed);
    check(memo.size <= max_memo_bytes, msg::memo_too_long);
 
    schedule_row s;
@@ -43,21 +41,24 @@ void contract::newschedule(name payer, name schedule_name, name tkcontract, asse
 void contract::on_transfer(name tkcontract, name from, name to, asset quantity) {
    if (to != self_ || from == self_) return;  // forwarded notification, or our own payment
    check(quantity.amount > 0, msg::deposit_not_positive);
+   check(is_token_allowed(tkcontract, quantity.sym), msg::token_not_allowed);
    funds_row f;
    int32_t itr = find_funds(from, tkcontract, quantity.sym, f);
    check(itr >= 0, msg::no_schedule_for_token);
 
    int32_t settings_itr;
    settings_row s = load_settings(settings_itr);
-   // floor(amount * permille / 1000) without a 128-bit product: amount < 2^62, permille < 1000.
-   int64_t fee = 0;
-   if (s.fee_permille > 0 && s.feeacc)
-      fee = (quantity.amount / 1000) * s.fee_permille + (quantity.amount % 1000) * s.fee_permille / 1000;
+   // ceil(amount * permille / 1000): rounded up, so no deposit goes without its fee. The
+   // product fits: amount < 2^62, permille <= 5.
+   int64_t fee = (quantity.amount * int64_t(s.fee_permille) + 999) / 1000;
    int64_t credit = quantity.amount - fee;
+   check(credit > 0, msg::deposit_too_small);
    check(f.deposited.amount <= asset::max_amount - credit, msg::deposit_overflow);
    f.deposited.amount += credit;
    funds_table(self_, from.value).modify(itr, same_payer, f);
    if (fee > 0) {
+      // The fee account could have closed its row since allowtoken: never bill the contract.
+      check(has_balance_row(tkcontract, s.feeacc, quantity.sym), msg::fee_account_no_balance);
       static constexpr char fee_memo[] = "payoutengine deposit fee";
       send_transfer(tkcontract, s.feeacc, asset{fee, quantity.sym},
                     string_view{fee_memo, sizeof(fee_memo) - 1});
@@ -79,6 +80,8 @@ void contract::book(datastream& ds, name schedule_name, bool with_memo) {
    recipients_table recipients(self_, schedule_name.value);
    dues_table dues(self_, schedule_name.value);
    approvals_table approvals(self_, self_.value);
+   ready_index ready(self_, schedule_name.value);
+   bool any_ready = false;  // a raised due that is payable now
    funds_row f;
    int32_t funds_itr = find_funds(payer, sched.tkcontract, sched.currency.sym, f);
    int64_t free_funds = f.deposited.amount - f.dues.amount;
@@ -114,9 +117,16 @@ void contract::book(datastream& ds, name schedule_name, bool with_memo) {
       else
          recipients.emplace(payer, rec);
 
+      if (!approvals.exists(recipient.value)) approvals.emplace(payer, approval_row{recipient, 0});
+      unpayable why = check_payable(sched, recipient);
+      if (why == unpayable::has_code) revoke_approval(recipient);
+      bool payable = why == unpayable::no;
+      any_ready = any_ready || payable;
+
       due_row due;
       int32_t due_itr = dues.find(recipient.value);
       if (due_itr >= 0) {
+         if (payable) ready.set(recipient.value, true);
          // Still unpaid from an earlier booking: only bookm replaces the memo.
          if (with_memo) {
             due = dues.load(due_itr);
@@ -129,14 +139,22 @@ void contract::book(datastream& ds, name schedule_name, bool with_memo) {
          due.memo.size = memo.size;
          memcpy(due.memo.data, memo.data, memo.size);
          dues.emplace(payer, due);
+         ready.store(payer, recipient.value, payable);
       }
-
-      if (!approvals.exists(recipient.value)) approvals.emplace(payer, approval_row{recipient, 0});
    }
    check(raised > 0, msg::no_total_raised);
 
+   // The ring gets the schedule only when something in it can be paid now: bookings of
+   // unpayable dues (however many schedules) never slow down runpayouts.
+   bool ring_it = any_ready && is_token_allowed(sched.tkcontract, sched.currency.sym);
    active_table active(self_, self_.value);
-   if (!active.exists(schedule_name.value)) active.emplace(payer, active_row{schedule_name, name()});
+   ring_index ring(self_, self_.value);
+   if (!active.exists(schedule_name.value)) {
+      active.emplace(payer, active_row{schedule_name, name()});
+      ring.store(payer, schedule_name.value, ring_it);
+   } else if (ring_it) {
+      ring.set(schedule_name.value, true);
+   }
 
    check(f.dues.amount <= asset::max_amount - raised, msg::booking_overflow);
    f.dues.amount += raised;
@@ -152,6 +170,9 @@ void contract::withdraw(name payer, name tkcontract, asset quantity) {
    int32_t itr = find_funds(payer, tkcontract, quantity.sym, f);
    check(itr >= 0, msg::no_funds_in_token);
    check(quantity.amount <= f.deposited.amount - f.dues.amount, msg::withdraw_exceeds_free);
+   check(is_token_allowed(tkcontract, quantity.sym), msg::token_suspended);
+   // eosio.token bills a missing balance row to the sender: the contract. Never.
+   check(has_balance_row(tkcontract, payer, quantity.sym), msg::payer_no_balance_row);
    f.deposited.amount -= quantity.amount;
    funds_table(self_, payer.value).modify(itr, payer, f);
    static constexpr char withdraw_memo[] = "payoutengine withdrawal";

@@ -43,12 +43,58 @@ void contract::setfee(name feeacc, uint16_t permille) {
    int32_t itr;
    settings_row s = load_settings(itr);
    require_auth(s.admin.value);
-   check(permille < fee_permille_limit, msg::fee_too_high);
-   check(permille == 0 || is_account(feeacc.value), msg::fee_account_missing);
+   check(permille <= max_fee_permille, msg::fee_too_high);
+   check(is_account(feeacc.value), msg::fee_account_missing);
+   check(feeacc != self_, msg::fee_account_is_contract);
+   // Every allowed token: bounded by the admin's own allowtoken calls.
+   tokens_table tokens(self_, self_.value);
+   for (int32_t t = tokens.lower_bound(0); t >= 0; t = tokens.next(t)) {
+      token_row tk = tokens.load(t);
+      check(has_balance_row(tk.tkcontract, feeacc, tk.currency), msg::fee_account_no_balance);
+   }
    s.feeacc = feeacc;
    s.fee_permille = permille;
    ++s.revision;
    settings.modify(itr, self_, s);
+}
+
+void contract::allowtoken(name tkcontract, symbol currency) {
+   int32_t settings_itr;
+   settings_row s = load_settings(settings_itr);
+   require_auth(s.admin.value);
+   check(currency.is_valid(), msg::invalid_symbol);
+   check(is_account(tkcontract.value), msg::token_contract_missing);
+   table<"stat"_n.value, token_stat_row> stat(tkcontract, currency.code().value);
+   int32_t stat_itr = stat.find(currency.code().value);
+   check(stat_itr >= 0, msg::token_missing);
+   check(stat.load(stat_itr).supply.sym == currency, msg::precision_mismatch);
+   check(!is_token_allowed(tkcontract, currency), msg::token_already_allowed);
+   check(!s.feeacc || has_balance_row(tkcontract, s.feeacc, currency), msg::fee_account_no_balance);
+
+   tokens_table tokens(self_, self_.value);
+   uint64_t id = 0;
+   if (tokens.last(&id) >= 0) ++id;
+   tokens.emplace(s.admin, token_row{id, tkcontract, currency});
+   tokens_by_token(self_, self_.value).store(s.admin, id, funds_row::token_key(tkcontract, currency));
+
+   // The contract's own balance row, on its own RAM: deposits then never create it on a payer's
+   // RAM, and eosio.token never moves it later. A no-op when it exists.
+   char data[8 + 8 + 8];
+   datastream ds(data, sizeof(data));
+   ds << self_ << currency << self_;
+   send_inline_action({self_, "active"_n}, tkcontract, "open"_n, data, ds.tellp());
+   bump_revision();
+}
+
+void contract::denytoken(name tkcontract, symbol currency) {
+   require_admin();
+   tokens_by_token by_token(self_, self_.value);
+   uint64_t id = 0;
+   check(by_token.find(funds_row::token_key(tkcontract, currency), id), msg::token_not_allowed);
+   by_token.remove(id);
+   tokens_table tokens(self_, self_.value);
+   tokens.erase(tokens.find(id));  // the admin gets the RAM back
+   bump_revision();
 }
 
 void contract::setapproval(datastream& ds, bool approved) {
@@ -88,6 +134,38 @@ bool contract::is_approved(name account) const {
    approvals_table approvals(self_, self_.value);
    int32_t itr = approvals.find(account.value);
    return itr >= 0 && approvals.load(itr).approved != 0;
+}
+
+bool contract::is_token_allowed(name tkcontract, symbol sym) const {
+   uint64_t id = 0;
+   return tokens_by_token(self_, self_.value).find(funds_row::token_key(tkcontract, sym), id);
+}
+
+bool contract::has_code(name account) {
+   char result[code_hash_result_size];
+   uint32_t size = get_code_hash(account.value, 0, result, sizeof(result));
+   check(size == sizeof(result), "unexpected get_code_hash result");
+   for (uint32_t i = 1 + 8; i < 1 + 8 + 32; ++i) {
+      if (result[i] != 0) return true;
+   }
+   return false;
+}
+
+unpayable contract::check_payable(const schedule_row& sched, name account) const {
+   // Cheapest first: a table lookup, then the token's table, then the code hash.
+   if (!is_approved(account)) return unpayable::unapproved;
+   if (!has_balance_row(sched.tkcontract, account, sched.currency.sym))
+      return unpayable::no_balance_row;
+   if (has_code(account)) return unpayable::has_code;
+   return unpayable::no;
+}
+
+void contract::revoke_approval(name account) {
+   approvals_table approvals(self_, self_.value);
+   int32_t itr = approvals.find(account.value);
+   approval_row row = approvals.load(itr);
+   row.approved = 0;
+   approvals.modify(itr, same_payer, row);  // same size, same payer: no RAM moves
 }
 
 void contract::send_transfer(name tkcontract, name to, asset quantity, string_view memo) {
@@ -167,6 +245,23 @@ extern "C" [[clang::export_name("apply")]] void apply(uint64_t receiver, uint64_
          name newadmin;
          ds >> newadmin;
          c.setadmin(newadmin);
+         break;
+      }
+      case "allowtoken"_n.value:
+      case "denytoken"_n.value: {
+         name tkcontract;
+         symbol currency;
+         ds >> tkcontract >> currency;
+         if (action == "allowtoken"_n.value)
+            c.allowtoken(tkcontract, currency);
+         else
+            c.denytoken(tkcontract, currency);
+         break;
+      }
+      case "wake"_n.value: {
+         name schedule_name;
+         ds >> schedule_name;
+         c.wake(ds, schedule_name);
          break;
       }
       case "setfee"_n.value: {

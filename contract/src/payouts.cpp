@@ -1,4 +1,4 @@
-// Payments: claim and the round-robin runpayouts.
+// Payments: claim, wake and the round-robin runpayouts.
 #include <payoutengine/payoutengine.hpp>
 
 namespace payoutengine {
@@ -17,11 +17,15 @@ void contract::pay(const schedule_row& sched, int32_t rec_itr, recipient_row& re
    f.deposited.amount -= amount;
    funds_table(self_, sched.payer.value).modify(funds_itr, same_payer, f);
 
+   // Erase the due and its flag entry (the payer gets the RAM back); the last due takes the
+   // schedule's active row and ring entry with it.
    dues_table dues(self_, schedule_name.value);
-   dues.erase(due_itr);  // the payer gets this row's RAM back
+   dues.erase(due_itr);
+   ready_index(self_, schedule_name.value).remove(due.account.value);
    if (dues.lower_bound(0) < 0) {
       active_table active(self_, self_.value);
       active.erase(active.find(schedule_name.value));
+      ring_index(self_, self_.value).remove(schedule_name.value);
    }
 
    const memo_string& memo = due.memo.empty() ? sched.memo : due.memo;
@@ -38,6 +42,7 @@ void contract::claim(name schedule_name, name recipient) {
    check(rec_itr >= 0, msg::nothing_due);
    recipient_row rec = recipients.load(rec_itr);
    check(rec.booked_total > rec.paid_total, msg::nothing_due);
+   check(is_token_allowed(sched.tkcontract, sched.currency.sym), msg::token_suspended);
    check(has_balance_row(sched.tkcontract, recipient, sched.currency.sym), msg::no_balance_row);
    dues_table dues(self_, schedule_name.value);
    int32_t due_itr = dues.find(recipient.value);
@@ -45,53 +50,30 @@ void contract::claim(name schedule_name, name recipient) {
    bump_revision();
 }
 
-bool contract::visit(const schedule_row& sched, int32_t active_itr, active_row& act,
-                     uint32_t& skips, bool& fully_scanned) {
-   dues_table dues(self_, sched.schedule_name.value);
-   active_table active(self_, self_.value);
-   uint64_t start = act.cursor.value;
-   int32_t itr = dues.lower_bound(start);
-   bool wrapped = false;
-   fully_scanned = false;
+void contract::wake(datastream& ds, name schedule_name) {
+   schedules_table schedules(self_, self_.value);
+   schedule_row sched;
+   check(schedules.get(schedule_name.value, sched), msg::unknown_schedule);
+   varuint32 n;
+   ds >> n;
 
-   for (uint32_t walked = 0; walked < walk_per_visit && skips < max_skips_per_call; ++walked) {
-      if (itr < 0) {  // past the last due: wrap around once
-         if (wrapped || start == 0) {
-            fully_scanned = true;
-            break;
-         }
-         wrapped = true;
-         itr = dues.lower_bound(0);
-         if (itr < 0) {  // cannot happen while the schedule is active; never walk an end
-            fully_scanned = true;
-            break;
-         }
+   dues_table dues(self_, schedule_name.value);
+   ready_index ready(self_, schedule_name.value);
+   bool changed = false;
+   for (uint32_t i = 0; i < n.value; ++i) {
+      name account;
+      ds >> account;
+      if (!dues.exists(account.value) || ready.is_on(account.value)) continue;
+      unpayable why = check_payable(sched, account);
+      if (why == unpayable::has_code) {
+         revoke_approval(account);
+         changed = true;
       }
-      uint64_t next_key = 0;
-      int32_t next = db_next_i64(itr, &next_key);
-      due_row due = dues.load(itr);
-      name account = due.account;
-      if (wrapped && account.value >= start) {  // back where this visit started
-         fully_scanned = true;
-         break;
-      }
-      if (is_approved(account) && has_balance_row(sched.tkcontract, account, sched.currency.sym)) {
-         // Save the cursor first: pay() erases this active row when it pays the last due.
-         act.cursor = name(account.value + 1);
-         active.modify(active_itr, same_payer, act);
-         recipients_table recipients(self_, sched.schedule_name.value);
-         int32_t rec_itr = recipients.find(account.value);
-         recipient_row rec = recipients.load(rec_itr);
-         pay(sched, rec_itr, rec, itr, due);
-         return true;
-      }
-      ++skips;
-      itr = next;
+      if (why == unpayable::no) changed = ready.set(account.value, true) || changed;
    }
-   // Nothing paid: the next visit resumes where this one stopped.
-   act.cursor = itr >= 0 ? dues.load(itr).account : name();
-   active.modify(active_itr, same_payer, act);
-   return false;
+   if (is_token_allowed(sched.tkcontract, sched.currency.sym) && ready.any_on())
+      changed = ring_index(self_, self_.value).set(schedule_name.value, true) || changed;
+   if (changed) bump_revision();
 }
 
 void contract::runpayouts(uint16_t count) {
@@ -100,41 +82,54 @@ void contract::runpayouts(uint16_t count) {
    int32_t settings_itr;
    settings_row s = load_settings(settings_itr);
    active_table active(self_, self_.value);
+   ring_index ring(self_, self_.value);
    schedules_table schedules(self_, self_.value);
 
    uint32_t payments = 0;
-   uint32_t skips = 0;
+   uint32_t parks = 0;  // unpayable dues and schedules taken out of the way: progress too
    schedule_row sched;  // the schedule visited last (schedules never change)
-   name first_idle;  // first schedule of the current run of fully scanned, unpayable visits
-   bool nothing_payable = false;
 
-   while (payments < count && skips < max_skips_per_call) {
-      // Next active schedule after the one served last, wrapping around.
-      int32_t act_itr = active.lower_bound(s.rr_cursor.value + 1);
-      if (act_itr < 0) act_itr = active.lower_bound(0);
-      if (act_itr < 0) {
-         nothing_payable = true;  // no schedule has any due
-         break;
+   while (payments < count && parks < max_parks_per_call) {
+      // The next ring schedule after the one served last, wrapping around.
+      uint64_t next = 0;
+      uint64_t from = s.rr_cursor.value + 1;  // 0 after the largest name: wrap
+      if (!ring.first_on_from(from, next)) break;
+      s.rr_cursor = name(next);
+      if (sched.schedule_name.value != next) schedules.get(next, sched);
+
+      if (!is_token_allowed(sched.tkcontract, sched.currency.sym)) {
+         ring.set(next, false);  // back when the token is allowed and someone wakes it
+         ++parks;
+         continue;
       }
+      int32_t act_itr = active.find(next);
       active_row act = active.load(act_itr);
-      if (first_idle && act.schedule_name == first_idle) {
-         nothing_payable = true;  // went round every schedule without finding a payable due
-         break;
+      ready_index ready(self_, next);
+      uint64_t account = 0;
+      if (!ready.first_on_from(act.cursor.value, account)) {
+         ring.set(next, false);  // every due parked: nothing to look at until an event
+         ++parks;
+         continue;
       }
-      if (sched.schedule_name != act.schedule_name) schedules.get(act.schedule_name.value, sched);
-      s.rr_cursor = act.schedule_name;
+      act.cursor = name(account + 1);  // the next visit starts after this due
+      active.modify(act_itr, same_payer, act);
 
-      bool fully_scanned = false;
-      if (visit(sched, act_itr, act, skips, fully_scanned)) {
-         ++payments;
-         first_idle = name();
-      } else if (fully_scanned) {
-         if (!first_idle) first_idle = act.schedule_name;
-      } else {
-         first_idle = name();  // more to look at in this schedule next time
+      unpayable why = check_payable(sched, name(account));
+      if (why != unpayable::no) {
+         ready.set(account, false);
+         if (why == unpayable::has_code) revoke_approval(name(account));
+         ++parks;
+         continue;
       }
+      dues_table dues(self_, next);
+      int32_t due_itr = dues.find(account);
+      recipients_table recipients(self_, next);
+      int32_t rec_itr = recipients.find(account);
+      recipient_row rec = recipients.load(rec_itr);
+      pay(sched, rec_itr, rec, due_itr, dues.load(due_itr));  // may erase act: saved above
+      ++payments;
    }
-   check(payments > 0 || !nothing_payable, msg::nothing_to_pay);
+   check(payments > 0 || parks > 0, msg::nothing_to_pay);
    ++s.revision;
    settings.modify(settings_itr, self_, s);
 }

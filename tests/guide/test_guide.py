@@ -145,8 +145,10 @@ class Host:
     wait_for: Callable[[], bool] | None = None
 
     def localize(self, text: str) -> str:
-        return text.replace("/etc/payoutengine/", f"{self.etc}/").replace(
-            "/var/lib/payoutengine/", f"{self.var}/"
+        return (
+            text.replace("/etc/payoutengine/", f"{self.etc}/")
+            .replace("/var/lib/payoutengine/", f"{self.var}/")
+            .replace("--allow-token eosio.token:4,EOS", "--allow-token eosio.token:4,TST")
         )
 
     @property

@@ -41,9 +41,15 @@ def test_deploy_command(
         "--abi",
         str(CONTRACT_ABI),
     ]
+    # The fee account needs a balance row in every token the contract allows.
+    local_chain.action(
+        "eosio.token", "open", {"owner": admin, "symbol": "4,TST", "ram_payer": admin},
+        f"{admin}@active",
+    )  # fmt: skip
     result = _deploy(
         *common, "--key-file", str(key_file), "--admin", admin,
-        "--fee-account", admin, "--fee-permille", "7", "--admin-key-env", "PE_ADMIN_KEY",
+        "--fee-account", admin, "--fee-permille", "5", "--admin-key-env", "PE_ADMIN_KEY",
+        "--allow-token", "eosio.token:4,TST",
         env={"PE_ADMIN_KEY": DEV_KEY.to_wif()},
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
@@ -58,7 +64,9 @@ def test_deploy_command(
         a["permission"] for a in active["required_auth"]["accounts"]
     ]
     settings = c.get_table_rows(account, account, "settings")["rows"][0]
-    assert settings["admin"] == admin and int(settings["fee_permille"]) == 7
+    assert settings["admin"] == admin and int(settings["fee_permille"]) == 5
+    tokens = c.get_table_rows(account, account, "tokens")["rows"]
+    assert [(t["tkcontract"], t["currency"]) for t in tokens] == [("eosio.token", "4,TST")]
 
     again = _deploy(*common, "--key-env", "PE_DEPLOY_KEY", env={"PE_DEPLOY_KEY": DEV_KEY.to_wif()})
     assert again.returncode == 0, again.stderr

@@ -54,6 +54,9 @@ def test_every_action_of_the_abi_has_a_builder() -> None:
         "approveacc",
         "unapproveacc",
         "runpayouts",
+        "allowtoken",
+        "denytoken",
+        "wake",
     }
     assert set(ABI.actions) == builders
     assert all(callable(getattr(pc, name)) for name in builders)
@@ -134,6 +137,21 @@ def _round_trip(action: Action, abi: Abi = ABI) -> Any:
         pytest.param(
             pc.runpayouts("pe", 40, authority=["admin1@payout"]), {"count": 40}, id="runpayouts"
         ),
+        pytest.param(
+            pc.allowtoken("pe", "eosio.token", TST, authority=["admin1@active"]),
+            {"tkcontract": "eosio.token", "currency": "4,TST"},
+            id="allowtoken",
+        ),
+        pytest.param(
+            pc.denytoken("pe", "eosio.token", TST, authority=["admin1@payout"]),
+            {"tkcontract": "eosio.token", "currency": "4,TST"},
+            id="denytoken",
+        ),
+        pytest.param(
+            pc.wake("pe", "rewards", ["a", "b"], authority=["admin1@payout"]),
+            {"schedule_name": "rewards", "accounts": ["a", "b"]},
+            id="wake",
+        ),
     ],
 )
 def test_builders_encode_through_the_abi(action: Action, decoded: dict[str, Any]) -> None:
@@ -211,3 +229,5 @@ def test_rows_from_json() -> None:
     )
     assert settings.revision == 9 and settings.fee_permille == 5
     assert pc.Active.from_row({"schedule_name": "s", "cursor": "a"}) == pc.Active("s", "a")
+    token = pc.Token.from_row({"id": 2, "tkcontract": "eosio.token", "currency": "4,TST"})
+    assert token == pc.Token(2, "eosio.token", TST)

@@ -18,6 +18,10 @@ void send_inline(char* serialized_action, size_t size);
 void require_recipient(uint64_t name);
 
 // system.h
+/// Packs {varuint32 struct_version; uint64 code_sequence; checksum256 code_hash; uint8 vm_type;
+/// uint8 vm_version} into `data` and returns its size; an account without code has an all-zero
+/// hash. Needs the GET_CODE_HASH protocol feature.
+uint32_t get_code_hash(uint64_t account, uint32_t struct_version, char* data, uint32_t size);
 void eosio_assert(uint32_t test, const char* msg);
 void eosio_assert_message(uint32_t test, const char* msg, uint32_t msg_len);
 
@@ -42,6 +46,8 @@ int32_t db_idx64_find_secondary(uint64_t code, uint64_t scope, uint64_t table,
                                 const uint64_t* secondary, uint64_t* primary);
 int32_t db_idx64_find_primary(uint64_t code, uint64_t scope, uint64_t table, uint64_t* secondary,
                               uint64_t primary);
+int32_t db_idx64_lowerbound(uint64_t code, uint64_t scope, uint64_t table, uint64_t* secondary,
+                            uint64_t* primary);
 
 // db.h: 128-bit secondary index
 int32_t db_idx128_store(uint64_t scope, uint64_t table, uint64_t payer, uint64_t id,

@@ -133,4 +133,56 @@ class secondary_index {
    uint64_t scope_;
 };
 
+/// A 64-bit secondary index used as a *state flag* on each row of a table: every row has exactly
+/// one entry, whose key is either the row's own primary key ("on") or 0 ("off"). Rows that are on
+/// are walked in primary-key order; rows that are off are never visited. Switching costs no RAM
+/// (the entry is rewritten in place with the same payer), so anyone may do it.
+template <uint64_t IndexTableName>
+class flag_index {
+ public:
+   flag_index(name code, uint64_t scope) : code_(code), scope_(scope) {}
+
+   void store(name payer, uint64_t pk, bool on) {
+      uint64_t k = on ? pk : 0;
+      db_idx64_store(scope_, IndexTableName, payer.value, pk, &k);
+   }
+   bool is_on(uint64_t pk) const {
+      uint64_t k = 0;
+      int32_t itr = db_idx64_find_primary(code_.value, scope_, IndexTableName, &k, pk);
+      return itr >= 0 && k != 0;
+   }
+   /// Sets the flag; returns true when it changed.
+   bool set(uint64_t pk, bool on) {
+      uint64_t k = 0;
+      int32_t itr = db_idx64_find_primary(code_.value, scope_, IndexTableName, &k, pk);
+      if (itr < 0 || (k != 0) == on) return false;
+      k = on ? pk : 0;
+      db_idx64_update(itr, 0, &k);  // payer 0: keep the entry's payer (no RAM moves)
+      return true;
+   }
+   void remove(uint64_t pk) {
+      uint64_t k = 0;
+      int32_t itr = db_idx64_find_primary(code_.value, scope_, IndexTableName, &k, pk);
+      if (itr >= 0) db_idx64_remove(itr);
+   }
+   /// The first row that is on with primary key >= `from`, wrapping round to the first row that
+   /// is on; false when none is.
+   bool first_on_from(uint64_t from, uint64_t& pk) const {
+      if (from != 0 && lower_bound(from, pk)) return true;
+      return lower_bound(1, pk);
+   }
+   bool any_on() const {
+      uint64_t pk = 0;
+      return lower_bound(1, pk);
+   }
+
+ private:
+   bool lower_bound(uint64_t from, uint64_t& pk) const {
+      uint64_t k = from;
+      return db_idx64_lowerbound(code_.value, scope_, IndexTableName, &k, &pk) >= 0;
+   }
+   name code_;
+   uint64_t scope_;
+};
+
 }  // namespace eosio

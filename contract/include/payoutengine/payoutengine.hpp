@@ -7,9 +7,15 @@
 // or on request by anyone (`claim`). Since paid_total is updated in the same action as the
 // transfer, a payment can never happen twice, whatever the off-chain programs do.
 //
-// RAM: the payer pays for every row its bookings create; the contract's own RAM holds only the
-// settings row. The contract never opens token balance rows: automatic payments skip recipients
-// that have none (they stay due), and `claim` asks for one to be opened first.
+// The contract is shared by every payer: payers, token contracts and recipients are treated as
+// possibly hostile. Only tokens the admin allows can be used; automatic payments go only to
+// approved accounts that hold no code at that moment; unpayable dues are parked and cost
+// `runpayouts` nothing until an event (a booking, `wake`) shows them payable again.
+//
+// RAM: the payer pays for every row its bookings create, the admin for its `tokens` rows; the
+// contract's own RAM holds the settings row and its own balance row per allowed token (opened by
+// `allowtoken`). The contract never opens other accounts' balance rows: automatic payments park
+// recipients that have none (they stay due), and `claim` and `withdraw` ask for one first.
 //
 // Every check() message is listed in `msg` below; tests assert them exactly, so they are API.
 #pragma once
@@ -29,21 +35,31 @@ using memo_string = fixed_string<max_memo_bytes>;
 /// an empty payer that way), so rows stay on the payer's RAM whoever touches them.
 static constexpr name same_payer{};
 
-/// Largest fee: strictly below 1000 permille (100 %).
-static constexpr uint16_t fee_permille_limit = 1000;
+/// Largest fee: the published 0.5 % (5 permille), so payers can trust what a deposit costs.
+static constexpr uint16_t max_fee_permille = 5;
 
-/// `runpayouts` looks at no more than this many due entries per schedule visit before moving
-/// on to the next schedule, so unpayable entries cannot starve the others.
-static constexpr uint32_t walk_per_visit = 16;
-/// ... and skips no more than this many unpayable entries per call in all: a bound on CPU.
-static constexpr uint32_t max_skips_per_call = 128;
+/// `runpayouts` parks no more than this many unpayable dues or schedules per call: a bound on
+/// CPU. Parked entries are not looked at again until an event can make them payable, so every
+/// unit of this budget is progress and idle entries cannot throttle later calls.
+static constexpr uint32_t max_parks_per_call = 128;
+
+/// Packed size of get_code_hash's version-0 result: varuint32 (1 byte for 0), code_sequence,
+/// code_hash, vm_type, vm_version.
+static constexpr uint32_t code_hash_result_size = 1 + 8 + 32 + 1 + 1;
 
 namespace msg {
 constexpr const char* not_initialized = "contract is not initialized";
 constexpr const char* unknown_action = "unknown action";
 constexpr const char* admin_not_account = "admin account does not exist";
-constexpr const char* fee_too_high = "fee must be below 1000 permille";
+constexpr const char* fee_too_high = "fee must be at most 5 permille";
 constexpr const char* fee_account_missing = "fee account does not exist";
+constexpr const char* fee_account_is_contract = "fee account cannot be the contract";
+constexpr const char* fee_account_no_balance = "fee account has no balance row for this token";
+constexpr const char* token_not_allowed = "token is not allowed";
+constexpr const char* token_already_allowed = "token is already allowed";
+constexpr const char* token_suspended = "token is suspended";
+constexpr const char* deposit_too_small = "deposit too small to leave a credit after the fee";
+constexpr const char* payer_no_balance_row = "payer has no balance row for this token";
 constexpr const char* empty_schedule_name = "schedule name is empty";
 constexpr const char* schedule_exists = "schedule already exists";
 constexpr const char* unknown_schedule = "unknown schedule";
@@ -139,8 +155,13 @@ struct due_row {
    static constexpr uint32_t max_packed_size = 8 + 2 + max_memo_bytes;
 };
 
+/// dues also carry a flag index `ready` (idx64, index 0): on for a due believed payable, off for
+/// a parked one (unapproved, no balance row, code). `runpayouts` walks only ready dues.
+
 /// active, scope = contract, key = schedule name: schedules with at least one dues row.
-/// `cursor`: where the next `runpayouts` visit of this schedule starts in its dues.
+/// `cursor`: where the next `runpayouts` visit of this schedule starts in its ready dues.
+/// A flag index `ring` (idx64, index 0) is on while the schedule may have a payable due and its
+/// token is allowed: `runpayouts` goes round those only.
 struct active_row {
    name schedule_name;
    name cursor;
@@ -157,6 +178,17 @@ struct approval_row {
 
    uint64_t primary_key() const { return account.value; }
    static constexpr uint32_t max_packed_size = 9;
+};
+
+/// tokens, scope = contract, key = id: the (token contract, symbol) pairs the admin allows.
+/// Secondary index `token` = (tkcontract << 64) | symbol, as in funds. Admin's RAM.
+struct token_row {
+   uint64_t id = 0;
+   name tkcontract;
+   symbol currency;
+
+   uint64_t primary_key() const { return id; }
+   static constexpr uint32_t max_packed_size = 8 + 8 + 8;
 };
 
 /// eosio.token's `stat` row (scope = symbol code) and `accounts` row (scope = owner).
@@ -206,6 +238,12 @@ inline datastream& operator<<(datastream& ds, const approval_row& r) {
 inline datastream& operator>>(datastream& ds, approval_row& r) {
    return ds >> r.account >> r.approved;
 }
+inline datastream& operator<<(datastream& ds, const token_row& r) {
+   return ds << r.id << r.tkcontract << r.currency;
+}
+inline datastream& operator>>(datastream& ds, token_row& r) {
+   return ds >> r.id >> r.tkcontract >> r.currency;
+}
 inline datastream& operator>>(datastream& ds, token_stat_row& r) {
    return ds >> r.supply >> r.max_supply >> r.issuer;
 }
@@ -216,8 +254,15 @@ using funds_table = table<"funds"_n.value, funds_row>;
 using funds_by_token = secondary_index<"funds"_n.value, unsigned __int128>;
 using recipients_table = table<"recipients"_n.value, recipient_row>;
 using dues_table = table<"dues"_n.value, due_row>;
+using ready_index = flag_index<"dues"_n.value>;
 using active_table = table<"active"_n.value, active_row>;
+using ring_index = flag_index<"active"_n.value>;
 using approvals_table = table<"approvals"_n.value, approval_row>;
+using tokens_table = table<"tokens"_n.value, token_row>;
+using tokens_by_token = secondary_index<"tokens"_n.value, unsigned __int128>;
+
+/// Why a due cannot be paid automatically right now.
+enum class unpayable : uint8_t { no, unapproved, no_balance_row, has_code };
 
 // ---------------------------------------------------------------------------------------------
 // The contract
@@ -232,41 +277,65 @@ class contract {
    /// @pre the current admin's authority, or the contract's while no admin is set
    void setadmin(name newadmin);
 
-   /// Sets the fee taken from every deposit.
-   /// @param feeacc   receives the fee (ignored when permille is 0)
-   /// @param permille fee in thousandths, below 1000
+   /// Sets the fee taken from every deposit, rounded up.
+   /// @param feeacc   receives the fee: an existing account, not the contract, with a balance row
+   ///                 in every allowed token (so a fee transfer never bills the contract's RAM)
+   /// @param permille fee in thousandths, at most 5 (0.5 %)
    /// @pre admin's authority
    void setfee(name feeacc, uint16_t permille);
 
+   /// Allows a token for schedules, deposits and payments, and opens the contract's own balance
+   /// row in it (the only RAM the contract pays per token).
+   /// @pre admin's authority; the token exists in tkcontract's `stat` table with exactly this
+   ///      precision; not allowed yet; the fee account (when set) has a balance row in it
+   void allowtoken(name tkcontract, symbol currency);
+
+   /// Suspends a token: nothing is sent in it (runpayouts passes over its schedules, claim and
+   /// withdraw refuse) and nothing is accepted; bookings, dues and funds stay, and work again when
+   /// it is allowed again.
+   /// @pre admin's authority; the token is allowed
+   void denytoken(name tkcontract, symbol currency);
+
    /// Creates a schedule: one token, one default memo.
-   /// @pre payer's authority; the name is new; the token exists in tkcontract's `stat` table
-   ///      with exactly currency's precision; memo at most 256 bytes
+   /// @pre payer's authority; the name is new; the token is allowed; memo at most 256 bytes
    void newschedule(name payer, name schedule_name, name tkcontract, asset currency,
                     string_view memo);
 
-   /// Deposit: a token transfer notification. Accepted only from a payer with a schedule in
-   /// exactly this (token contract, symbol); forwarded notifications and the contract's own
-   /// transfers are ignored. The fee is sent to the fee account in the same transaction.
+   /// Deposit: a token transfer notification. Accepted only in an allowed token, from a payer
+   /// with a schedule in exactly this (token contract, symbol); forwarded notifications and the
+   /// contract's own transfers are ignored. The fee (rounded up) is sent to the fee account in the
+   /// same transaction; a deposit that would leave no credit after it is refused.
    void on_transfer(name tkcontract, name from, name to, asset quantity);
 
    /// Raises lifetime totals: `book` (with_memo = false) and `bookm` (with_memo = true).
-   /// Records at or below booked_total change nothing; at least one must raise a total.
+   /// Records at or below booked_total change nothing; at least one must raise a total. A raised
+   /// due is ready when it is payable now, parked otherwise.
    /// @pre the schedule payer's authority; the new dues fit the payer's free funds
    void book(datastream& records_ds, name schedule_name, bool with_memo);
 
    /// Gives free funds (deposited - dues) back to the payer.
-   /// @pre payer's authority; quantity positive and within free funds
+   /// @pre payer's authority; quantity positive and within free funds; the token is allowed;
+   ///      the payer has a balance row in it
    void withdraw(name payer, name tkcontract, asset quantity);
 
    /// Pays a recipient's whole due now; anyone may call it, approved recipient or not.
-   /// @pre something is due; the recipient has a balance row for the token
+   /// @pre something is due; the token is allowed; the recipient has a balance row for it
    void claim(name schedule_name, name recipient);
+
+   /// Tells the contract that parked dues may have become payable (an approval, a balance row
+   /// opened, a token allowed again): each listed account's due in the schedule that is payable
+   /// now becomes ready, and the schedule rejoins the ring when it has a ready due and its token
+   /// is allowed. Anyone may call it; it never fails for a due that is still unpayable.
+   /// @pre the schedule exists
+   void wake(datastream& accounts_ds, name schedule_name);
 
    /// Marks recipients as approved / not approved for automatic payments.
    /// @pre admin's authority; every account was booked at least once
    void setapproval(datastream& accounts_ds, bool approved);
 
-   /// Makes up to `count` payments, one per schedule in turn; fails when nothing is payable.
+   /// Makes up to `count` payments, one per ring schedule in turn. An unpayable due it meets is
+   /// parked (an account holding code also loses its approval); a schedule without ready dues or
+   /// whose token is suspended leaves the ring. Fails only when it had nothing to do at all.
    void runpayouts(uint16_t count);
 
  private:
@@ -276,13 +345,16 @@ class contract {
    int32_t find_funds(name payer, name tkcontract, symbol sym, funds_row& out) const;
    bool has_balance_row(name tkcontract, name account, symbol sym) const;
    bool is_approved(name account) const;
+   bool is_token_allowed(name tkcontract, symbol sym) const;
+   static bool has_code(name account);
+   /// Whether an automatic payment to `account` in this schedule could go out now.
+   unpayable check_payable(const schedule_row& sched, name account) const;
+   /// Takes an account's approval away (it holds code); the row stays on its payer's RAM.
+   void revoke_approval(name account);
    /// Pays the recipient's whole due and records it everywhere (recipients, funds, dues).
    void pay(const schedule_row& sched, int32_t recipient_itr, recipient_row& rec,
             int32_t due_itr, const due_row& due);
    void send_transfer(name tkcontract, name to, asset quantity, string_view memo);
-   /// Visits one schedule for runpayouts; returns true when it paid someone.
-   bool visit(const schedule_row& sched, int32_t active_itr, active_row& act,
-              uint32_t& skips, bool& fully_scanned);
 
    name self_;
 };

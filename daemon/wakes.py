@@ -1,0 +1,158 @@
+"""The wake job: tells the contract which parked dues have become payable.
+
+The contract parks a due it cannot pay automatically (recipient not approved, no balance row
+in the token, code on the account) and takes a schedule out of the `runpayouts` ring while
+none of its dues is ready or its token is suspended, so idle dues cost the payout transactions
+nothing. What makes a parked due payable happens elsewhere — an approval (made by this daemon),
+a balance row opened by the recipient, a token allowed again — and the contract is not told.
+This job is how it is told, one ``wake(schedule, accounts)`` per schedule:
+
+- on every run where the contract's revision moved, each schedule with dues (in an allowed
+  token) has its parked dues read through the ``ready`` flag index (key 0), and the approved
+  accounts among them are woken; the contract readies those that are payable now (it checks the
+  balance row and the code hash itself, and takes the approval of an account holding code);
+- a due woken but still parked (no balance row yet) is not woken again until its recipient's
+  balance row exists: those rows are polled every run, a bounded number at a time;
+- a schedule that has ready dues but is out of the ring (its token was allowed again) is woken
+  with no accounts.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from payoutengine.errors import ChainError, EndpointError, TransactionError
+
+from .contract import ContractView
+from .health import HealthGate
+from .sender import Sender
+
+__all__ = ["WakeJob"]
+
+log = logging.getLogger(__name__)
+
+#: accounts per wake action: the contract checks each one (a few table reads and a code hash).
+WAKE_BATCH = 100
+#: woken-but-still-parked dues whose balance rows are polled per run.
+POLL_PER_RUN = 200
+
+
+class WakeJob:
+    def __init__(
+        self,
+        *,
+        gate: HealthGate,
+        view: ContractView,
+        sender: Sender,
+        stop: threading.Event,
+    ) -> None:
+        self.gate = gate
+        self.view = view
+        self.sender = sender
+        self.stop = stop
+        self._last_revision: int | None = None
+        #: (schedule, account) woken while it had no balance row -> (token contract, symbol code)
+        self._waiting: dict[tuple[str, str], tuple[str, str]] = {}
+        self._schedules: dict[str, tuple[str, str]] = {}  # schedule -> (tkcontract, symbol code)
+
+    # -- reads ---------------------------------------------------------------------------------
+    def _flagged(self, scope: str, table: str, *, on: bool) -> Iterator[Mapping[str, Any]]:
+        """Rows of a table with a flag index whose flag is on (key = primary) or off (key 0)."""
+        bounds = {"lower_bound": 1} if on else {"lower_bound": 0, "upper_bound": 0}
+        yield from self.view.client.iter_table(
+            self.view.contract,
+            scope,
+            table,
+            page_size=self.view.page_size,
+            index_position=2,
+            key_type="i64",
+            **bounds,  # type: ignore[arg-type]
+        )
+
+    def _allowed_tokens(self) -> set[tuple[str, str]]:
+        return {(t.tkcontract, t.symbol.code) for t in self.view.tokens()}
+
+    def _has_ready(self, schedule: str) -> bool:
+        return next(iter(self._flagged(schedule, "dues", on=True)), None) is not None
+
+    def _token_of(self, schedule: str) -> tuple[str, str]:
+        if schedule not in self._schedules:  # schedules never change: read each once
+            for s in self.view.schedules():
+                self._schedules[s.name] = (s.tkcontract, s.symbol.code)
+        return self._schedules[schedule]
+
+    # -- the job -------------------------------------------------------------------------------
+    def run(self) -> None:
+        if self.stop.is_set() or self.gate.client() is None:
+            return
+        try:
+            self._poll_waiting()
+            settings = self.view.settings()
+            revision = settings.revision if settings else None
+            if revision is None or revision == self._last_revision:
+                return
+            self._last_revision = revision
+            self._scan()
+        except EndpointError as e:
+            self.gate.mark_unhealthy(str(e))
+        except ChainError as e:
+            log.warning("wake run failed", extra={"error": str(e)})
+
+    def _poll_waiting(self) -> None:
+        """Wakes the parked dues whose recipient has opened its balance row since. A bounded
+        number per run, in turn: those still without a row go to the back of the queue."""
+        opened: dict[str, list[str]] = {}
+        for key in list(self._waiting)[:POLL_PER_RUN]:
+            if self.stop.is_set():
+                return
+            schedule, account = key
+            tk, sym = self._waiting.pop(key)
+            if self.view.client.get_balance(tk, account, sym) is None:
+                self._waiting[key] = (tk, sym)  # to the back
+            else:
+                opened.setdefault(schedule, []).append(account)
+        for schedule, accounts in opened.items():
+            self._wake(schedule, accounts)
+
+    def _scan(self) -> None:
+        allowed = self._allowed_tokens()
+        approved = {a for a, ok in self.view.approvals() if ok}
+        ring = {
+            str(r["schedule_name"]) for r in self._flagged(self.view.contract, "active", on=True)
+        }
+        for row in self.view.client.iter_table(self.view.contract, self.view.contract, "active"):
+            if self.stop.is_set():
+                return
+            schedule = str(row["schedule_name"])
+            token = self._token_of(schedule)
+            if token not in allowed:
+                continue  # suspended: nothing can be paid until the admin allows it again
+            parked = [str(r["account"]) for r in self._flagged(schedule, "dues", on=False)]
+            wanted = [a for a in parked if a in approved and (schedule, a) not in self._waiting]
+            if wanted:
+                self._wake(schedule, wanted)
+                # Those still parked lack a balance row (or hold code and lost their approval):
+                # poll their rows instead of waking them on every revision.
+                still = {str(r["account"]) for r in self._flagged(schedule, "dues", on=False)}
+                for a in wanted:
+                    if a in still:
+                        self._waiting[(schedule, a)] = token
+            elif schedule not in ring and self._has_ready(schedule):
+                self._wake(schedule, [])  # ready dues, out of the ring: its token came back
+
+    def _wake(self, schedule: str, accounts: list[str]) -> None:
+        batches = [accounts[i : i + WAKE_BATCH] for i in range(0, len(accounts), WAKE_BATCH)]
+        for batch in batches or [[]]:
+            if self.stop.is_set():
+                return
+            try:
+                res = self.sender.send("wake", {"schedule_name": schedule, "accounts": batch})
+            except TransactionError as e:
+                log.error("wake was rejected", extra={"error": e.message, "schedule": schedule})
+                return
+            log.info(
+                "wake", extra={"tx_id": res.tx_id, "schedule": schedule, "accounts": len(batch)}
+            )
