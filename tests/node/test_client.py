@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
@@ -15,6 +12,7 @@ from payoutengine.client import ChainClient
 from payoutengine.errors import EndpointError, TransactionError
 from payoutengine.localchain import DEV_KEY, DEV_PUBLIC_KEY, TOKEN_ACCOUNT, LocalChain
 from payoutengine.transactions import Action, SignedTransaction
+from tests.fake_endpoints import STALE_CODE_HASH, BadGateway, StaleNode, serve, url_of
 from tests.node.conftest import unique_name
 
 
@@ -212,35 +210,10 @@ def test_failover_from_dead_endpoint(local_chain: LocalChain) -> None:
         assert c.rpc_bytes > 0
 
 
-class _Gateway(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:  # noqa: N802
-        self.send_response(502)
-        self.send_header("Content-Type", "text/html")
-        self.end_headers()
-        self.wfile.write(b"<html>bad gateway</html>")
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-def _serve(handler: type[BaseHTTPRequestHandler], **attrs: object) -> Iterator[str]:
-    """Serve ``handler`` on a free loopback port (``attrs`` set on the server) until the
-    generator is closed; yields the URL."""
-    server = HTTPServer(("127.0.0.1", 0), handler)
-    for name, value in attrs.items():
-        setattr(server, name, value)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 @pytest.fixture
 def bad_gateway() -> Iterator[str]:
-    yield from _serve(_Gateway)
+    with serve(BadGateway) as server:
+        yield url_of(server)
 
 
 def test_failover_from_failing_gateway(local_chain: LocalChain, bad_gateway: str) -> None:
@@ -289,44 +262,17 @@ def test_abi_cache(local_chain: LocalChain) -> None:
     assert c.get_abi("pe.admin") == {}
 
 
-class _StaleNode(BaseHTTPRequestHandler):
-    """Answers like a node of the right chain whose head stopped an hour ago; every other call
-    gets a code hash no real account has, so a test sees who answered."""
-
-    def do_POST(self) -> None:  # noqa: N802
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        chain_id = self.server.chain_id  # type: ignore[attr-defined]
-        if self.path == "/v1/chain/get_info":
-            body = {
-                "chain_id": chain_id,
-                "head_block_num": 7,
-                "head_block_time": "2020-01-01T00:00:00.000",
-                "last_irreversible_block_num": 6,
-                "last_irreversible_block_id": "00" * 32,
-            }
-        else:
-            body = {"account_name": "x", "code_hash": "ee" * 32}
-        raw = json.dumps(body).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(raw)))
-        self.end_headers()
-        self.wfile.write(raw)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
 def stale_node(local_chain: LocalChain) -> Iterator[str]:
-    yield from _serve(_StaleNode, chain_id=local_chain.client.chain_id)
+    with serve(StaleNode, chain_id=local_chain.client.chain_id) as server:
+        yield url_of(server)
 
 
 def test_a_stale_head_is_passed_over_for_a_healthy_endpoint(
     local_chain: LocalChain, stale_node: str
 ) -> None:
     with ChainClient([stale_node, local_chain.url], timeout=2.0, max_head_age_s=10.0) as c:
-        assert c.get_code_hash("eosio.token") != "ee" * 32
+        assert c.get_code_hash("eosio.token") != STALE_CODE_HASH
         assert c.health().endpoint == local_chain.url
         info = c.get_info()
         assert int(info["head_block_num"]) > 7
@@ -337,7 +283,7 @@ def test_a_stale_head_is_passed_over_for_a_healthy_endpoint(
 def test_a_stale_head_answers_when_no_endpoint_is_healthy(stale_node: str) -> None:
     dead = _free_dead_url()
     with ChainClient([dead, stale_node], timeout=2.0, max_head_age_s=10.0) as c:
-        assert c.get_code_hash("eosio.token") == "ee" * 32  # a stale answer beats none
+        assert c.get_code_hash("eosio.token") == STALE_CODE_HASH  # a stale answer beats none
         health = c.health()
     assert not health.ok and health.endpoint == stale_node
     assert "head block is" in health.problems[0] and "old" in health.problems[0]
