@@ -1,9 +1,10 @@
-"""Configuration of the admin daemon: a TOML file plus environment overrides.
+"""Configuration of the admin daemon: its typed sections and their validation.
 
-Every option lives in a section of the TOML file and can be overridden by an environment
-variable named ``PAYOUTENGINE_<SECTION>_<OPTION>`` (upper case), for example
+The file and the environment are read by :mod:`payoutengine.config` (the same rules as payer
+sync): every option can be overridden by ``PAYOUTENGINE_<SECTION>_<OPTION>``, for example
 ``PAYOUTENGINE_CHAIN_ENDPOINTS="http://a:8888,http://b:8888"`` or
-``PAYOUTENGINE_PAYOUTS_MAX_COUNT=200``. Lists are comma-separated in the environment.
+``PAYOUTENGINE_PAYOUTS_MAX_COUNT=200``; an empty variable counts as not set; a relative SQLite
+path is relative to the configuration file.
 
 The admin's private key is never part of the file: it comes from the environment variable
 named by ``admin.key_env`` (default ``PAYOUTENGINE_ADMIN_KEY``) or from ``admin.key_file``.
@@ -20,22 +21,16 @@ A minimal file::
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import get_type_hints
 
+from payoutengine.config import ENV_PREFIX, load_sections
 from payoutengine.errors import ConfigError
 from payoutengine.names import name_problem
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 __all__ = [
     "AdminConfig",
@@ -50,7 +45,6 @@ __all__ = [
     "load_config",
 ]
 
-ENV_PREFIX = "PAYOUTENGINE_"
 _URL_RE = re.compile(r"^https?://[^\s/]+(/.*)?$")
 _CHAIN_ID_RE = re.compile(r"^[0-9a-f]{64}$")
 
@@ -175,72 +169,6 @@ class Config:
         return f"{self.admin.account}@{self.admin.permission}"
 
 
-_SECTION_TYPES = get_type_hints(Config)
-
-
-def _convert(section: str, name: str, typ: Any, value: Any, *, from_env: bool) -> Any:
-    where = f"{ENV_PREFIX}{section.upper()}_{name.upper()}" if from_env else f"[{section}] {name}"
-    if typ is bool:
-        if isinstance(value, bool):
-            return value
-        if from_env and isinstance(value, str) and value.lower() in {"1", "true", "yes", "on"}:
-            return True
-        if from_env and isinstance(value, str) and value.lower() in {"0", "false", "no", "off", ""}:
-            return False
-        raise ConfigError(f"{where} must be true or false, not {value!r}.")
-    if typ is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if from_env and isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
-            return int(value)
-        raise ConfigError(f"{where} must be an integer, not {value!r}.")
-    if typ is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if from_env and isinstance(value, str):
-            try:
-                return float(value)
-            except ValueError:
-                pass
-        raise ConfigError(f"{where} must be a number, not {value!r}.")
-    if typ is str:
-        if isinstance(value, str):
-            return value
-        raise ConfigError(f"{where} must be a string, not {value!r}.")
-    if typ == list[str]:
-        if from_env and isinstance(value, str):
-            return [v.strip() for v in value.split(",") if v.strip()]
-        if isinstance(value, list) and all(isinstance(v, str) for v in value):
-            return list(value)
-        raise ConfigError(f"{where} must be a list of strings, not {value!r}.")
-    raise AssertionError(f"unsupported option type {typ!r}")  # pragma: no cover
-
-
-def _build_section(section: str, cls: type, raw: Mapping[str, Any], env: Mapping[str, str]) -> Any:
-    hints = get_type_hints(cls)
-    known = {f.name for f in dataclasses.fields(cls)}
-    for key in raw:
-        if section == "admin" and key in {"key", "private_key"}:
-            raise ConfigError(
-                "The configuration file must not hold the private key: put it in the environment "
-                "variable named by [admin] key_env, or in a file named by [admin] key_file."
-            )
-        if key not in known:
-            raise ConfigError(
-                f"Unknown option '{key}' in section [{section}]; "
-                f"known options are: {', '.join(sorted(known))}."
-            )
-    values: dict[str, Any] = {}
-    for name in known:
-        typ = hints[name]
-        env_name = f"{ENV_PREFIX}{section.upper()}_{name.upper()}"
-        if env_name in env:
-            values[name] = _convert(section, name, typ, env[env_name], from_env=True)
-        elif name in raw:
-            values[name] = _convert(section, name, typ, raw[name], from_env=False)
-    return cls(**values)
-
-
 def _validate(cfg: Config) -> None:
     if not cfg.chain.endpoints:
         raise ConfigError(
@@ -309,46 +237,12 @@ def _validate(cfg: Config) -> None:
 def load_config(
     path: str | os.PathLike[str] | None, env: Mapping[str, str] | None = None
 ) -> Config:
-    """Read ``path`` (or only the environment when None), apply overrides, validate.
+    """Read ``path`` (or only the environment when None), apply ``PAYOUTENGINE_*`` overrides
+    (rules in :mod:`payoutengine.config`), validate.
 
     Raises ConfigError with one sentence saying what to fix.
     """
-    env = os.environ if env is None else env
-    raw: dict[str, Any] = {}
-    if path is not None:
-        p = Path(path)
-        try:
-            text = p.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise ConfigError(f"The configuration file {str(p)!r} does not exist.") from None
-        except OSError as e:
-            raise ConfigError(
-                f"The configuration file {str(p)!r} cannot be read: {e.strerror}."
-            ) from None
-        try:
-            raw = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as e:
-            raise ConfigError(
-                f"The configuration file {str(p)!r} is not valid TOML: {e}."
-            ) from None
-    for key, value in raw.items():
-        if key not in _SECTION_TYPES:
-            raise ConfigError(
-                f"Unknown section [{key}] in the configuration file; known sections are: "
-                f"{', '.join(_SECTION_TYPES)}."
-            )
-        if not isinstance(value, dict):
-            raise ConfigError(f"[{key}] must be a table (a section), not a single value.")
-    sections = {
-        name: _build_section(name, _SECTION_TYPES[name], raw.get(name, {}), env)
-        for name in _SECTION_TYPES
-    }
+    sections = load_sections(None if path is None else Path(path), get_type_hints(Config), env=env)
     cfg = Config(**sections)
-    if cfg.journal.url.startswith("sqlite:///") and path is not None:
-        # A relative SQLite path is relative to the configuration file, not to the cwd.
-        db = cfg.journal.url[len("sqlite:///") :]
-        if db and not db.startswith("/") and db != ":memory:":
-            absolute = (Path(path).resolve().parent / db).as_posix()
-            cfg = dataclasses.replace(cfg, journal=JournalConfig(url=f"sqlite:///{absolute}"))
     _validate(cfg)
     return cfg

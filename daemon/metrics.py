@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import time
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from payoutengine.metrics import serve_metrics
 
 __all__ = ["Metrics"]
 
@@ -101,4 +103,5 @@ class Metrics:
         return -1.0 if self._last_payout is None else max(0.0, time.time() - self._last_payout)
 
     def serve(self, host: str, port: int) -> None:
-        start_http_server(port, addr=host, registry=self.registry)
+        """Serve ``/metrics``; ConfigError when the address cannot be used."""
+        serve_metrics(self.registry, host, port, setting="[metrics] port")

@@ -23,12 +23,12 @@ from typing import Any
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from payoutengine.authority import check_signing_key
 from payoutengine.client import ChainClient
 from payoutengine.errors import (
     ChainError,
     ConfigError,
     EndpointError,
-    KeyFileError,
     PayoutEngineError,
 )
 from payoutengine.keys import PrivateKey, load_key
@@ -50,69 +50,25 @@ log = logging.getLogger(__name__)
 
 
 def load_admin_key(cfg: Config) -> PrivateKey:
-    """The key from ``[admin] key_env`` when that variable is set, else ``[admin] key_file``."""
-    import os
+    """The key from ``[admin] key_env`` when that variable is set, else ``[admin] key_file``
+    (mode 0600)."""
     from pathlib import Path
 
-    if cfg.admin.key_env and os.environ.get(cfg.admin.key_env, "").strip():
-        return load_key(env_var=cfg.admin.key_env)
-    if cfg.admin.key_file:
-        path = Path(cfg.admin.key_file)
-        try:
-            mode = path.stat().st_mode
-        except OSError:
-            raise KeyFileError(f"The key file {path} does not exist or cannot be read.") from None
-        if mode & 0o077:
-            raise KeyFileError(
-                f"The key file {path} is readable by other users; run 'chmod 600 {path}'."
-            )
-        return load_key(file=path)
-    raise KeyFileError(
-        f"No admin key: set the environment variable {cfg.admin.key_env or '(none)'} or "
-        "[admin] key_file."
+    return load_key(
+        cfg.admin.key_env or None, Path(cfg.admin.key_file) if cfg.admin.key_file else None
     )
-
-
-def _perm(account: dict[str, Any], name: str) -> dict[str, Any] | None:
-    for p in account.get("permissions") or []:
-        if p.get("perm_name") == name:
-            return dict(p)
-    return None
-
-
-def _key_weight(perm: dict[str, Any], key: PrivateKey) -> tuple[int, int]:
-    auth = perm.get("required_auth") or {}
-    mine = {key.public_key, key.public_key_k1}
-    weight = sum(int(k.get("weight", 0)) for k in auth.get("keys") or [] if k.get("key") in mine)
-    return weight, int(auth.get("threshold", 1))
 
 
 def check_key(client: ChainClient, cfg: Config, key: PrivateKey) -> None:
     """Refuse a key that controls ``owner``, or that cannot sign for the configured permission."""
-    account = client.get_account(cfg.admin.account)
-    if account is None:
-        raise ConfigError(f"The admin account {cfg.admin.account!r} does not exist on this chain.")
-    owner = _perm(account, "owner")
-    if owner is not None:
-        weight, threshold = _key_weight(owner, key)
-        if weight >= threshold:
-            raise KeyFileError(
-                f"The key {key.public_key} controls the owner permission of "
-                f"{cfg.admin.account}; give the daemon a key of a dedicated permission linked "
-                "only to runpayouts, approveacc and unapproveacc (see docs/daemon.md)."
-            )
-    perm = _perm(account, cfg.admin.permission)
-    if perm is None:
-        raise ConfigError(
-            f"The account {cfg.admin.account} has no permission {cfg.admin.permission!r}; "
-            "create it with updateauth and linkauth (see docs/daemon.md)."
-        )
-    weight, threshold = _key_weight(perm, key)
-    if weight < threshold:
-        raise KeyFileError(
-            f"The key {key.public_key} cannot sign for {cfg.authority} "
-            f"(weight {weight} of threshold {threshold})."
-        )
+    check_signing_key(
+        client,
+        cfg.admin.account,
+        cfg.admin.permission,
+        key,
+        advice="give the daemon a key of a dedicated permission linked only to runpayouts, "
+        "approveacc and unapproveacc (see docs/daemon.md).",
+    )
     if cfg.admin.permission == "active":
         log.warning(
             "the daemon signs with the active permission; a dedicated permission linked only to "
@@ -263,6 +219,10 @@ class AdminDaemon:
             self.metrics.dues_outstanding.labels(name).set(n)
 
     def start(self) -> None:
+        c = self.cfg
+        if c.metrics.port:  # first: a taken port must stop the start before any job runs
+            self.metrics.serve(c.metrics.host, c.metrics.port)
+            log.info("metrics on /metrics", extra={"host": c.metrics.host, "port": c.metrics.port})
         sched = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(max_workers=6)},
             job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
@@ -289,9 +249,6 @@ class AdminDaemon:
             )
         sched.start()
         self.scheduler = sched
-        if c.metrics.port:
-            self.metrics.serve(c.metrics.host, c.metrics.port)
-            log.info("metrics on /metrics", extra={"host": c.metrics.host, "port": c.metrics.port})
 
     def request_stop(self, *_: Any) -> None:
         self.stop_event.set()

@@ -1,8 +1,9 @@
 """``payoutengine sync``: the command line of payer sync.
 
-Exit codes: 0 everything is in order; 1 the sync ran but something needs a human
-(discrepancy, invalid name, rejected row, shortfall, failed booking); 2 it could not run
-(configuration, key, database or chain unreachable).
+Exit statuses (the common table of docs/operations.md): 0 everything is in order; 1 the sync
+ran but something needs a person (discrepancy, invalid name, rejected row, shortfall, failed
+booking), or it failed; 2 bad configuration or key; 3 no chain endpoint answers. Errors go
+through the one path of :func:`payoutengine.cli.main`.
 """
 
 from __future__ import annotations
@@ -19,29 +20,43 @@ from types import FrameType
 
 import click
 
-from payoutengine.errors import PayoutEngineError
+from payoutengine.authority import check_signing_key
+from payoutengine.cli import logging_options
+from payoutengine.client import ChainClient
+from payoutengine.errors import EXIT_FAILED, EXIT_OK, PayoutEngineError
+from payoutengine.keys import load_key
 
 from .config import SyncConfig, load_config
 from .engine import LAST_FULL_KEY, Progress, Syncer
 from .ledger import init_db, make_engine
 from .report import SyncReport
 
-__all__ = ["sync", "main"]
+__all__ = ["sync"]
 
 log = logging.getLogger("payer_sync")
-
-EXIT_PROBLEMS = 1
-EXIT_ERROR = 2
-
-
-def _fail(exc: PayoutEngineError) -> None:
-    click.echo(f"{type(exc).__name__}: {exc}", err=True)
-    sys.exit(EXIT_ERROR)
 
 
 def _load(ctx: click.Context) -> SyncConfig:
     path: Path | None = ctx.obj["config_path"]
     return load_config(path)
+
+
+def _syncer(cfg: SyncConfig, *, dry_run: bool, progress: Progress | None = None) -> Syncer:
+    """The syncer; unless it only plans (dry run), with the payer's key, checked on the chain:
+    it must sign for the configured permission and must not control the payer's owner."""
+    if dry_run:
+        return Syncer.from_config(cfg, need_key=False, progress=progress)
+    key = load_key(cfg.payer.key_env, cfg.payer.key_file)
+    client = ChainClient(list(cfg.chain.endpoints), timeout=cfg.chain.timeout_s)
+    check_signing_key(
+        client,
+        cfg.payer.account,
+        cfg.payer.permission,
+        key,
+        advice="give payer sync the key of a permission that cannot change the account's keys "
+        "(active, or a dedicated one), never the owner key.",
+    )
+    return Syncer.from_config(cfg, client=client, key=key, progress=progress)
 
 
 @contextmanager
@@ -76,45 +91,40 @@ def _columns() -> int:
 
 
 @click.group("sync")
+@logging_options
 @click.option(
     "--config",
     "-c",
     "config_path",
     type=click.Path(dir_okay=False, path_type=Path),
-    envvar="PAYER_SYNC_CONFIG",
-    help="TOML config file (also PAYER_SYNC_CONFIG); PAYER_SYNC_<SECTION>_<KEY> overrides.",
+    envvar="PAYOUTENGINE_SYNC_CONFIG",
+    help="TOML config file (also PAYOUTENGINE_SYNC_CONFIG); every option can also be set by "
+    "PAYOUTENGINE_<SECTION>_<OPTION>.",
 )
-@click.option("--verbose", "-v", is_flag=True, help="Log every step (to stderr).")
 @click.pass_context
-def sync(ctx: click.Context, config_path: Path | None, verbose: bool) -> None:
+def sync(ctx: click.Context, config_path: Path | None) -> None:
     """Book the payer's database totals on chain: exactly, safely, only increases."""
     ctx.ensure_object(dict)
     ctx.obj["config_path"] = config_path
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
 
 
 @sync.command("init-db")
+@logging_options
 @click.option("--url", help="Ledger database URL (default: [source] url from the config).")
 @click.pass_context
 def init_db_cmd(ctx: click.Context, url: str | None) -> None:
     """Create or upgrade the ledger schema (Alembic migrations; idempotent)."""
-    try:
-        if url is None:
-            cfg = _load(ctx)
-            if cfg.source.kind != "ledger":
-                raise click.UsageError('init-db is for [source] kind = "ledger".')
-            url = cfg.source.url
-        init_db(make_engine(url))
-    except PayoutEngineError as exc:
-        _fail(exc)
+    if url is None:
+        cfg = _load(ctx)
+        if cfg.source.kind != "ledger":
+            raise click.UsageError('init-db is for [source] kind = "ledger".')
+        url = cfg.source.url
+    init_db(make_engine(url))
     click.echo("ledger schema is up to date")
 
 
 @sync.command("once")
+@logging_options
 @click.option(
     "--dry-run",
     is_flag=True,
@@ -139,21 +149,22 @@ def once(ctx: click.Context, dry_run: bool, incremental: bool, metrics_file: Pat
     try:
         cfg = _load(ctx)
         with _progress() as progress:
-            syncer = Syncer.from_config(cfg, need_key=not dry_run, progress=progress)
+            syncer = _syncer(cfg, dry_run=dry_run, progress=progress)
             report = syncer.sync(full=not incremental, dry_run=dry_run)
-    except PayoutEngineError as exc:
-        if metrics_file:
+    except PayoutEngineError:
+        if metrics_file:  # a sync that cannot run still leaves a file the alerts read
             metrics.errors.inc()
             metrics.write(metrics_file)
-        _fail(exc)
+        raise
     if metrics_file:
         metrics.observe(report)
         metrics.write(metrics_file)
     _print(report)
-    sys.exit(0 if report.ok else EXIT_PROBLEMS)
+    sys.exit(EXIT_OK if report.ok else EXIT_FAILED)
 
 
 @sync.command("run")
+@logging_options
 @click.option("--dry-run", is_flag=True, help="Show what would be booked; send nothing.")
 @click.option(
     "--metrics-port",
@@ -167,27 +178,12 @@ def once(ctx: click.Context, dry_run: bool, incremental: bool, metrics_file: Pat
     show_default=True,
     help="Address the metrics server listens on.",
 )
-@click.option(
-    "--iterations",
-    type=int,
-    default=None,
-    hidden=True,
-    help="Stop after this many syncs (for tests).",
-)
 @click.pass_context
-def run(
-    ctx: click.Context,
-    dry_run: bool,
-    metrics_port: int | None,
-    metrics_host: str,
-    iterations: int | None,
-) -> None:
-    """Sync continuously: incremental syncs every interval, a full scan periodically."""
-    try:
-        cfg = _load(ctx)
-        syncer = Syncer.from_config(cfg, need_key=not dry_run)
-    except PayoutEngineError as exc:
-        _fail(exc)
+def run(ctx: click.Context, dry_run: bool, metrics_port: int | None, metrics_host: str) -> None:
+    """Sync continuously: incremental syncs every interval, a full scan periodically (until
+    SIGTERM/SIGINT, which stop it after the current sync)."""
+    cfg = _load(ctx)
+    syncer = _syncer(cfg, dry_run=dry_run)
     metrics = None
     if metrics_port:
         metrics = _Metrics()
@@ -200,7 +196,6 @@ def run(
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    done = 0
     last_full = _last_full(syncer)
     while not stop.is_set():
         full = time.time() - last_full >= cfg.run.full_scan_every_s
@@ -216,9 +211,6 @@ def run(
             _log_report(report)
             if metrics:
                 metrics.observe(report)
-        done += 1
-        if iterations is not None and done >= iterations:
-            break
         stop.wait(cfg.run.interval_s)
 
 
@@ -284,9 +276,9 @@ class _Metrics:
         )
 
     def serve(self, host: str, port: int) -> None:
-        from prometheus_client import start_http_server
+        from payoutengine.metrics import serve_metrics
 
-        start_http_server(port, addr=host, registry=self.registry)
+        serve_metrics(self.registry, host, port, setting="--metrics-port")
 
     def write(self, path: Path) -> None:
         """Write atomically (a temporary file renamed into place), as the textfile collector
@@ -303,8 +295,3 @@ class _Metrics:
         self.failed.set(sum(len(f.recipients) for f in report.failures))
         self.booked.inc(report.booked_amount)
         self.last.set(time.time())
-
-
-def main() -> None:
-    """Run the ``sync`` group on its own (``python -m payer_sync``)."""
-    sync(prog_name="payoutengine sync")

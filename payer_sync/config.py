@@ -1,4 +1,4 @@
-"""Configuration of payer sync: a TOML file, then environment overrides.
+"""Configuration of payer sync: its typed sections and their validation.
 
 Every value has a documented default except the chain endpoints, the payer, the schedule and
 the key. An invalid value or combination raises :class:`~payoutengine.errors.ConfigError` at
@@ -43,21 +43,22 @@ load time with a sentence that says how to fix it.
     full_scan_every_s = 3600                # full comparison period
     invalid_recheck_s = 86400               # nonexistent accounts are asked again after this
 
-Environment overrides: ``PAYER_SYNC_<SECTION>_<KEY>`` (upper case), e.g.
-``PAYER_SYNC_SOURCE_URL``, ``PAYER_SYNC_CHAIN_ENDPOINTS`` (comma-separated),
-``PAYER_SYNC_BATCH_RECORDS_PER_TX``.
+Environment overrides: ``PAYOUTENGINE_<SECTION>_<OPTION>`` (upper case), e.g.
+``PAYOUTENGINE_SOURCE_URL``, ``PAYOUTENGINE_CHAIN_ENDPOINTS`` (comma-separated),
+``PAYOUTENGINE_BATCH_RECORDS_PER_TX``; an empty variable counts as not set, and a relative
+SQLite path is relative to the config file (the rules of :mod:`payoutengine.config`, shared
+with the admin daemon).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal, get_type_hints
 
-import tomllib
-
+from payoutengine.amounts import Asset
+from payoutengine.config import env_name, load_sections
 from payoutengine.errors import AmountError, ConfigError
 from payoutengine.names import name_problem
 
@@ -71,10 +72,7 @@ __all__ = [
     "SyncConfig",
     "TopUpConfig",
     "load_config",
-    "ENV_PREFIX",
 ]
-
-ENV_PREFIX = "PAYER_SYNC_"
 
 #: nodeos' default max-transaction-time is 30 ms; a bookm record for a brand-new recipient plus
 #: its eosio.token open costs well under 0.1 ms (measured by bench/sync.py), so 100 records stay
@@ -86,7 +84,7 @@ MAX_MEMO_BYTES = 256
 
 @dataclass(frozen=True, slots=True)
 class ChainConfig:
-    endpoints: tuple[str, ...]
+    endpoints: tuple[str, ...] = ()
     contract: str = "payoutengine"
     timeout_s: float = 10.0
 
@@ -147,90 +145,6 @@ class SyncConfig:
     run: RunConfig = field(default_factory=RunConfig)
 
 
-_SECTIONS: dict[str, dict[str, type]] = {
-    "chain": {"endpoints": list, "contract": str, "timeout_s": float},
-    "payer": {
-        "account": str,
-        "schedule": str,
-        "permission": str,
-        "key_env": str,
-        "key_file": str,
-    },
-    "source": {
-        "kind": str,
-        "url": str,
-        "query": str,
-        "total_unit": str,
-        "default_memo": str,
-    },
-    "state": {"url": str},
-    "batch": {
-        "records_per_tx": int,
-        "expiration_s": int,
-        "confirm": str,
-        "confirm_timeout_s": float,
-    },
-    "topup": {"max_per_run": str, "memo": str},
-    "run": {"interval_s": float, "full_scan_every_s": float, "invalid_recheck_s": float},
-}
-
-
-def _coerce(section: str, key: str, value: Any, *, origin: str) -> Any:
-    want = _SECTIONS[section][key]
-    where = f"[{section}] {key} ({origin})"
-    if want is list:
-        if isinstance(value, str):
-            value = [v.strip() for v in value.split(",") if v.strip()]
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ConfigError(f'{where} must be a list of URLs, e.g. ["http://127.0.0.1:8888"].')
-        return tuple(value)
-    if want is int:
-        if isinstance(value, str):
-            try:
-                value = int(value)
-            except ValueError:
-                raise ConfigError(f"{where} must be a whole number, not {value!r}.") from None
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where} must be a whole number, not {value!r}.")
-        return value
-    if want is float:
-        if isinstance(value, str):
-            try:
-                value = float(value)
-            except ValueError:
-                raise ConfigError(f"{where} must be a number of seconds, not {value!r}.") from None
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{where} must be a number of seconds, not {value!r}.")
-        return float(value)
-    if not isinstance(value, str):
-        raise ConfigError(f"{where} must be a string, not {value!r}.")
-    return value
-
-
-def _merge(raw: Mapping[str, Any], env: Mapping[str, str], origin: str) -> dict[str, dict]:
-    merged: dict[str, dict[str, Any]] = {s: {} for s in _SECTIONS}
-    for section, values in raw.items():
-        if section not in _SECTIONS:
-            raise ConfigError(
-                f"Unknown section [{section}] in {origin}; the sections are {', '.join(_SECTIONS)}."
-            )
-        if not isinstance(values, Mapping):
-            raise ConfigError(f"[{section}] in {origin} must be a table of settings.")
-        for key, value in values.items():
-            if key not in _SECTIONS[section]:
-                raise ConfigError(
-                    f"Unknown setting {key!r} in [{section}] of {origin}; known settings are "
-                    f"{', '.join(_SECTIONS[section])}."
-                )
-            merged[section][key] = _coerce(section, key, value, origin=origin)
-    for section, keys in _SECTIONS.items():
-        for key in keys:
-            var = f"{ENV_PREFIX}{section}_{key}".upper()
-            if var in env and env[var] != "":
-                merged[section][key] = _coerce(section, key, env[var], origin=f"env {var}")
-    return merged
-
-
 def _check_name(value: str, what: str) -> str:
     problem = name_problem(value)
     if problem:
@@ -239,59 +153,35 @@ def _check_name(value: str, what: str) -> str:
 
 
 def load_config(path: Path | None = None, *, env: Mapping[str, str] | None = None) -> SyncConfig:
-    """Read ``path`` (TOML; optional when everything comes from the environment) and apply
-    ``PAYER_SYNC_*`` overrides from ``env`` (default: ``os.environ``)."""
-    env = os.environ if env is None else env
-    raw: dict[str, Any] = {}
-    origin = "the environment"
-    if path is not None:
-        origin = str(path)
-        try:
-            raw = tomllib.loads(path.read_text())
-        except FileNotFoundError:
-            raise ConfigError(
-                f"The config file {path} does not exist; create it (see `payoutengine sync "
-                f"--help`) or point --config at the right file."
-            ) from None
-        except OSError as exc:
-            raise ConfigError(f"The config file {path} cannot be read: {exc.strerror}.") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"The config file {path} is not valid TOML: {exc}.") from None
-    m = _merge(raw, env, origin)
+    """Read ``path`` (TOML; optional when everything comes from the environment), apply the
+    ``PAYOUTENGINE_*`` overrides of ``env`` (default: ``os.environ``; rules in
+    :mod:`payoutengine.config`) and validate."""
+    m = load_sections(path, get_type_hints(SyncConfig), env=env)
 
-    if not m["chain"].get("endpoints"):
+    chain: ChainConfig = m["chain"]
+    if not chain.endpoints:
         raise ConfigError(
             'No chain endpoint is configured; set [chain] endpoints = ["http://host:8888"] '
-            "or PAYER_SYNC_CHAIN_ENDPOINTS."
+            f"or {env_name('chain', 'endpoints')}."
         )
-    for url in m["chain"]["endpoints"]:
+    for url in chain.endpoints:
         if not url.startswith(("http://", "https://")):
             raise ConfigError(f"The endpoint {url!r} must start with http:// or https://.")
-    chain = ChainConfig(**m["chain"])
     _check_name(chain.contract, "[chain] contract")
     if chain.timeout_s <= 0:
         raise ConfigError("[chain] timeout_s must be a positive number of seconds.")
 
-    p = dict(m["payer"])
-    for required in ("account", "schedule"):
-        if not p.get(required):
-            raise ConfigError(
-                f"[payer] {required} is missing; set it in the config file or with "
-                f"PAYER_SYNC_PAYER_{required.upper()}."
-            )
-    if ("key_env" in p) == ("key_file" in p):
+    payer: PayerConfig = m["payer"]
+    if (payer.key_env is None) == (payer.key_file is None):
         raise ConfigError(
             'Give the payer\'s key in exactly one way: [payer] key_env = "VAR" (an environment '
-            'variable holding the key) or [payer] key_file = "/path/to/key".'
+            'variable holding the key) or [payer] key_file = "/path/to/key" (mode 0600).'
         )
-    if "key_file" in p:
-        p["key_file"] = Path(p["key_file"])
-    payer = PayerConfig(**p)
     _check_name(payer.account, "[payer] account")
     _check_name(payer.schedule, "[payer] schedule")
     _check_name(payer.permission, "[payer] permission")
 
-    source = SourceConfig(**m["source"])
+    source: SourceConfig = m["source"]
     if source.kind not in ("ledger", "query"):
         raise ConfigError(f'[source] kind must be "ledger" or "query", not {source.kind!r}.')
     if source.kind == "query" and not source.query:
@@ -311,8 +201,8 @@ def load_config(path: Path | None = None, *, env: Mapping[str, str] | None = Non
     if len(source.default_memo.encode()) > MAX_MEMO_BYTES:
         raise ConfigError(f"[source] default_memo is longer than {MAX_MEMO_BYTES} bytes.")
 
-    state = StateConfig(**m["state"])
-    batch = BatchConfig(**m["batch"])
+    state: StateConfig = m["state"]
+    batch: BatchConfig = m["batch"]
     if not 1 <= batch.records_per_tx <= MAX_RECORDS_PER_TX:
         raise ConfigError(
             f"[batch] records_per_tx must be between 1 and {MAX_RECORDS_PER_TX}, not "
@@ -323,10 +213,8 @@ def load_config(path: Path | None = None, *, env: Mapping[str, str] | None = Non
     if batch.confirm not in ("lib", "none"):
         raise ConfigError('[batch] confirm must be "lib" or "none".')
 
-    topup = TopUpConfig(**m["topup"])
+    topup: TopUpConfig = m["topup"]
     if topup.max_per_run is not None:
-        from payoutengine.amounts import Asset
-
         try:
             cap = Asset.parse(topup.max_per_run)
         except AmountError as exc:
@@ -334,7 +222,7 @@ def load_config(path: Path | None = None, *, env: Mapping[str, str] | None = Non
         if cap.amount <= 0:
             raise ConfigError("[topup] max_per_run must be positive; remove [topup] to disable.")
 
-    run = RunConfig(**m["run"])
+    run: RunConfig = m["run"]
     if run.interval_s <= 0 or run.full_scan_every_s <= 0 or run.invalid_recheck_s < 0:
         raise ConfigError("[run] intervals must be positive numbers of seconds.")
     return SyncConfig(

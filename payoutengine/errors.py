@@ -1,7 +1,8 @@
 """The exception hierarchy of the payoutengine package.
 
 Every error the package raises on purpose is a :class:`PayoutEngineError`; the command line
-catches that base class and prints ``ErrorType: message`` without a traceback.
+catches that base class, prints ``ErrorType: message`` without a traceback, and exits with
+:func:`exit_status` of the error (the table is in docs/operations.md, "Exit statuses").
 
 ::
 
@@ -24,6 +25,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 __all__ = [
+    "EXIT_FAILED",
+    "EXIT_INPUT",
+    "EXIT_OK",
+    "EXIT_UNREACHABLE",
     "AbiError",
     "AmountError",
     "ChainError",
@@ -32,7 +37,17 @@ __all__ = [
     "KeyFileError",
     "PayoutEngineError",
     "TransactionError",
+    "exit_status",
 ]
+
+#: success; nothing needs attention.
+EXIT_OK = 0
+#: the command failed, or ran to the end and reports something that needs a person.
+EXIT_FAILED = 1
+#: bad input: configuration, key, command line or installation; fix it and run again.
+EXIT_INPUT = 2
+#: no chain endpoint could be used (or no local chain runs).
+EXIT_UNREACHABLE = 3
 
 
 class PayoutEngineError(Exception):
@@ -68,6 +83,15 @@ class EndpointError(ChainError):
 
 class AbiError(ChainError, ValueError):
     """A value does not fit its ABI type, or a type is unknown."""
+
+
+def exit_status(error: PayoutEngineError) -> int:
+    """The exit status of a command that stops on ``error``."""
+    if isinstance(error, (ConfigError, KeyFileError, AmountError)):
+        return EXIT_INPUT
+    if isinstance(error, EndpointError):
+        return EXIT_UNREACHABLE
+    return EXIT_FAILED
 
 
 _ASSERT_RE = re.compile(r"assertion failure with message: (.*)", re.DOTALL)

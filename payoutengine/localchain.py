@@ -159,10 +159,37 @@ def _node_env() -> dict[str, str]:
     return env
 
 
-def _free_port(host: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
+def _listening_ports(pid: int) -> list[int]:
+    """The TCP ports process ``pid`` listens on (its socket inodes in /proc/<pid>/fd, matched
+    against /proc/<pid>/net/tcp and tcp6)."""
+    inodes = set()
+    fd_dir = Path(f"/proc/{pid}/fd")
+    with contextlib.suppress(OSError):
+        for fd in fd_dir.iterdir():
+            with contextlib.suppress(OSError):
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    inodes.add(target[len("socket:[") : -1])
+    ports = []
+    for table in ("tcp", "tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
+                    ports.append(int(fields[1].rsplit(":", 1)[1], 16))
+    return sorted(set(ports))
+
+
+def _bound_port(proc: subprocess.Popen[bytes], exclude: set[int], timeout_s: float) -> int | None:
+    """The HTTP port a node started with port 0 was given by the kernel: the one port it
+    listens on besides ``exclude``. None when it exited or took longer than ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while proc.poll() is None and time.monotonic() < deadline:
+        ports = [p for p in _listening_ports(proc.pid) if p not in exclude]
+        if len(ports) == 1:
+            return ports[0]
+        time.sleep(0.05)
+    return None
 
 
 def _port_in_use(host: str, port: int) -> bool:
@@ -339,8 +366,20 @@ class LocalChain:
     def is_running(self) -> bool:
         return self.read_state() is not None
 
+    def _p2p_args(self) -> list[str]:
+        """net_plugin is always loaded: without a p2p endpoint of the caller's, it listens
+        nowhere (an empty endpoint), so the HTTP port is the node's only listening port."""
+        return [] if "--p2p-listen-endpoint" in self.extra_args else ["--p2p-listen-endpoint", ""]
+
+    def _p2p_ports(self) -> set[int]:
+        ports = set()
+        for i, arg in enumerate(self.extra_args[:-1]):
+            if arg == "--p2p-listen-endpoint":
+                with contextlib.suppress(ValueError):
+                    ports.add(int(self.extra_args[i + 1].rsplit(":", 1)[1]))
+        return ports
+
     def _node_args(self) -> list[str]:
-        assert self.port is not None
         return [
             "nodeos",
             "-e",
@@ -359,11 +398,10 @@ class LocalChain:
             "--config-dir",
             str(self.data_dir / "config"),
             "--http-server-address",
-            f"{self.host}:{self.port}",
+            # port 0: the kernel picks a free port, read back by start() (no race)
+            f"{self.host}:{self.port or 0}",
             "--http-validate-host=false",
-            # net_plugin is always loaded: keep its p2p listener on loopback, on a free port.
-            "--p2p-listen-endpoint",
-            f"{self.host}:{_free_port(self.host)}",
+            *self._p2p_args(),
             "--access-control-allow-origin=*",
             "--chain-state-db-size-mb",
             "512",
@@ -387,9 +425,7 @@ class LocalChain:
                 f"A local chain is already running from {self.data_dir} at {running.url} "
                 f"(pid {running.pid}); stop it with 'payoutengine chain down' first."
             )
-        if self.port is None:
-            self.port = _free_port(self.host)
-        elif _port_in_use(self.host, self.port):
+        if self.port is not None and _port_in_use(self.host, self.port):
             raise ChainError(
                 f"The port {self.port} on {self.host} is already in use; choose another port "
                 "(--port) or stop the program listening there."
@@ -412,6 +448,11 @@ class LocalChain:
                 start_new_session=True,
             )
         LocalChain.started_pids.append(self._proc.pid)
+        if self.port is None:
+            self.port = _bound_port(self._proc, self._p2p_ports(), timeout_s)
+            if self.port is None:
+                self.stop()
+                raise ChainError(self._failure_message("did not open its HTTP port"))
         info = NodeInfo(self._proc.pid, self.port, self.url, self.data_dir)
         self.state_path.write_text(json.dumps(info.to_json()))
         try:

@@ -10,15 +10,19 @@ recorded with :func:`register_process_group`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import socket
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
 
-from payoutengine.localchain import LocalChain, process_group_alive
+from payoutengine.keys import PrivateKey
+from payoutengine.localchain import DEV_PUBLIC_KEY, LocalChain, process_group_alive
+from payoutengine.transactions import Action
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONTRACT_WASM = REPO_ROOT / "build" / "contract" / "payoutengine.wasm"
@@ -52,6 +56,32 @@ def run_in_own_group(
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+@contextlib.contextmanager
+def refused_ports(n: int = 1) -> Iterator[list[int]]:
+    """``n`` loopback ports where every connection is refused, for as long as the block runs:
+    each is bound (so nothing else can take it) but not listening. Unlike a port found free
+    and released, no other process can start answering there meanwhile."""
+    with contextlib.ExitStack() as stack:
+        ports = []
+        for _ in range(n):
+            s = stack.enter_context(socket.socket())
+            s.bind(("127.0.0.1", 0))
+            ports.append(int(s.getsockname()[1]))
+        yield ports
+
+
+def create_payer_account(chain: LocalChain, name: str) -> None:
+    """An account as a real payer has it: the development key signs for ``active``, while
+    ``owner`` is another key (payer sync refuses a key that controls owner)."""
+
+    def auth(key: str) -> dict[str, object]:
+        return {"threshold": 1, "keys": [{"key": key, "weight": 1}], "accounts": [], "waits": []}
+
+    owner = PrivateKey.generate().public_key
+    data = {"creator": "eosio", "name": name, "owner": auth(owner), "active": auth(DEV_PUBLIC_KEY)}
+    chain.push([Action("eosio", "newaccount", ["eosio@active"], data)])
 
 
 _EXTRA_GROUPS: list[int] = []

@@ -4,6 +4,7 @@ no traceback, no secret in the output."""
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 from pathlib import Path
 
@@ -11,8 +12,9 @@ import pytest
 
 from payoutengine.keys import PrivateKey
 from payoutengine.localchain import DEV_KEY
+from tests.conftest import refused_ports
 
-from .conftest import PE, daemon_env, free_port, payoutengine_cmd, run_status, write_config
+from .conftest import PE, daemon_env, payoutengine_cmd, run_status, write_config
 
 
 def _admin(cfg: Path, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess:
@@ -81,9 +83,10 @@ def test_missing_config_file(tmp_path: Path) -> None:
 
 
 def test_unreachable_endpoints_exit_3(tmp_path: Path) -> None:
-    dead = [f"http://127.0.0.1:{free_port()}", f"http://127.0.0.1:{free_port()}"]
-    cfg = write_config(tmp_path / "admin.toml", dead, journal=tmp_path / "j.sqlite")
-    res = _admin(cfg, daemon_env(PrivateKey.generate()))
+    with refused_ports(2) as ports:
+        dead = [f"http://127.0.0.1:{p}" for p in ports]
+        cfg = write_config(tmp_path / "admin.toml", dead, journal=tmp_path / "j.sqlite")
+        res = _admin(cfg, daemon_env(PrivateKey.generate()))
     _assert_clean_failure(res, 3, "EndpointError:", "No healthy chain endpoint", dead[0], dead[1])
 
 
@@ -91,7 +94,9 @@ def test_bad_keys_are_refused(pe: PE, tmp_path: Path) -> None:
     cfg = write_config(tmp_path / "admin.toml", [pe.url], journal=tmp_path / "j.sqlite")
 
     # No key at all.
-    _assert_clean_failure(_admin(cfg, daemon_env(None)), 2, "KeyFileError:", "No admin key")
+    _assert_clean_failure(
+        _admin(cfg, daemon_env(None)), 2, "KeyFileError:", "PAYOUTENGINE_ADMIN_KEY is not set"
+    )
     # Malformed key; the text must not be echoed.
     env = daemon_env(None, PAYOUTENGINE_ADMIN_KEY="5Kthisisnotakey")
     res = _admin(cfg, env)
@@ -131,21 +136,44 @@ def test_bad_keys_are_refused(pe: PE, tmp_path: Path) -> None:
 
 
 def test_status_with_unreachable_chain_shows_the_journal_and_exits_3(tmp_path: Path) -> None:
-    dead = [f"http://127.0.0.1:{free_port()}"]
-    cfg = write_config(tmp_path / "admin.toml", dead, journal=tmp_path / "j.sqlite")
-    res = run_status(cfg)
+    with refused_ports(1) as ports:
+        dead = [f"http://127.0.0.1:{ports[0]}"]
+        cfg = write_config(tmp_path / "admin.toml", dead, journal=tmp_path / "j.sqlite")
+        res = run_status(cfg)
+        # The table form says the same, with one error line.
+        table = subprocess.run(
+            payoutengine_cmd("status", "--config", str(cfg)),
+            capture_output=True,
+            text=True,
+            env=daemon_env(None),
+            timeout=60,
+        )
     assert res.returncode == 3, res.stderr
     assert "Traceback" not in res.stdout + res.stderr
     st = json.loads(res.stdout)
     assert st["chain"] is None and dead[0] in st["chain_error"]
     assert st["transactions"]["signed"] == 0 and st["poison"] == []
-    # The table form says the same, with one error line.
-    res = subprocess.run(
-        payoutengine_cmd("status", "--config", str(cfg)),
-        capture_output=True,
-        text=True,
-        env=daemon_env(None),
-        timeout=60,
+    assert table.returncode == 3
+    assert "unreachable" in table.stdout and table.stderr.startswith("ChainError: ")
+
+
+def test_metrics_port_taken_is_one_line_and_no_job_starts(pe: PE, tmp_path: Path) -> None:
+    """Defect 5: the daemon printed its error, then the jobs it had already started crashed
+    with tracebacks while the interpreter shut down."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        cfg = write_config(
+            tmp_path / "admin.toml", [pe.url], journal=tmp_path / "j.sqlite", metrics={"port": port}
+        )
+        res = _admin(cfg, daemon_env(pe.daemon_key))
+    out = res.stdout + res.stderr
+    assert res.returncode == 2, out
+    assert "Traceback" not in out, out
+    assert res.stderr.strip().splitlines()[-1] == (
+        f"ConfigError: The metrics port {port} on 127.0.0.1 is already in use; choose another "
+        "[metrics] port or stop the program listening there."
     )
-    assert res.returncode == 3
-    assert "unreachable" in res.stdout and res.stderr.startswith("ChainError: ")
+    # Nothing was sent: the jobs never ran.
+    assert '"msg":"sent"' not in out

@@ -26,13 +26,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from payoutengine.amounts import Asset
 from payoutengine.deploy import daemon_permission_actions
 from payoutengine.keys import PrivateKey
 from payoutengine.localchain import ADMIN_ACCOUNT, CONTRACT_ACCOUNT, DEV_KEY, LocalChain
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, create_payer_account
 
 from .conftest import VENV_BIN
 
@@ -129,6 +130,20 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _metrics_show_a_sync(port: int) -> Callable[[], bool]:
+    """True once payer sync's /metrics on ``port`` reports a finished sync."""
+
+    def synced() -> bool:
+        try:
+            body = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+        except httpx.HTTPError:
+            return False
+        m = re.search(r"^payer_sync_last_sync_timestamp (\S+)$", body, re.M)
+        return m is not None and float(m.group(1)) > 0
+
+    return synced
+
+
 @dataclass
 class Host:
     """The operator's machine: /etc/payoutengine and /var/lib/payoutengine, moved to tmp."""
@@ -143,6 +158,15 @@ class Host:
     after: list[Callable[[], None]] = field(default_factory=list)
     #: a condition a long-running command must reach before it is stopped
     wait_for: Callable[[], bool] | None = None
+    #: sockets bound (not listening) for the test's whole run: ports nothing else can take
+    held: list[socket.socket] = field(default_factory=list)
+
+    def dead_port(self) -> int:
+        """A loopback port where connections are refused, reserved until the test ends."""
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        self.held.append(s)
+        return int(s.getsockname()[1])
 
     def localize(self, text: str) -> str:
         return (
@@ -229,7 +253,7 @@ def setup_daemon(h: Host) -> None:
         )
     )
     _secret_file(h.etc / "admin.key", key)
-    _accounts(h.chain, [PAYER], open_tst=False)
+    create_payer_account(h.chain, PAYER)
     h.chain.fund(PAYER, "10000.0000 TST")
     _schedule(h.chain, "bonus", "100.0000 TST")
     _accounts(h.chain, BONUS, open_tst=True)
@@ -325,7 +349,7 @@ def setup_restored_credit(h: Host) -> None:
 
 def setup_endpoint_down(h: Host) -> None:
     """The only endpoint does not answer."""
-    h.block_env["PAYOUTENGINE_CHAIN_ENDPOINTS"] = f"http://127.0.0.1:{_free_port()}"
+    h.block_env["PAYOUTENGINE_CHAIN_ENDPOINTS"] = f"http://127.0.0.1:{h.dead_port()}"
 
 
 def _assert_equal(a: Any, b: Any) -> None:
@@ -364,17 +388,27 @@ def host(guide_chain: LocalChain, tmp_path: Path) -> Iterator[Host]:
         PAYOUTENGINE_CHAIN_ENDPOINTS=guide_chain.url,
         PAYOUTENGINE_CHAIN_CHAIN_ID=guide_chain.client.chain_id,
         PAYOUTENGINE_METRICS_PORT=str(_free_port()),
-        PAYER_SYNC_CHAIN_ENDPOINTS=guide_chain.url,
     )
     h = Host(guide_chain, etc, var, env)
     for example in ("admin.toml", "sync.toml"):
         (etc / example).write_text(h.localize((EXAMPLES / example).read_text()))
-    yield h
+    try:
+        yield h
+    finally:
+        for s in h.held:
+            s.close()
 
 
-def _run(h: Host, cmd: Command) -> tuple[int, str, str, bool]:
-    """Run one command in a shell; returns (status, stdout, stderr, was still running)."""
-    text = h.localize(cmd.text).replace("--metrics-port 9109", f"--metrics-port {_free_port()}")
+def _run(h: Host, cmd: Command) -> tuple[int, str, str, bool, bool]:
+    """Run one command in a shell; returns (status, stdout, stderr, was still running, reached
+    its condition). A long-running command runs until its block's condition holds (or payer
+    sync's metrics show a finished sync), then gets SIGTERM."""
+    metrics_port = _free_port()
+    text = h.localize(cmd.text).replace("--metrics-port 9109", f"--metrics-port {metrics_port}")
+    ready = h.wait_for
+    if ready is None and cmd.long_running:
+        assert f"--metrics-port {metrics_port}" in text, f"no condition to wait for: {cmd.text}"
+        ready = _metrics_show_a_sync(metrics_port)
     proc = subprocess.Popen(
         ["bash", "-c", text],
         cwd=h.var,
@@ -385,15 +419,15 @@ def _run(h: Host, cmd: Command) -> tuple[int, str, str, bool]:
         text=True,
         start_new_session=True,
     )
-    alive = True
+    alive = reached = True
     try:
         if cmd.long_running:
+            assert ready is not None
             deadline = time.monotonic() + 60
-            time.sleep(3)
-            while h.wait_for is not None and not h.wait_for() and time.monotonic() < deadline:
-                if proc.poll() is not None:
+            while not (reached := ready()) and proc.poll() is None:
+                if time.monotonic() > deadline:
                     break
-                time.sleep(0.5)
+                time.sleep(0.25)
             alive = proc.poll() is None
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGTERM)
@@ -402,7 +436,7 @@ def _run(h: Host, cmd: Command) -> tuple[int, str, str, bool]:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-    return proc.returncode, out, err, alive
+    return proc.returncode, out, err, alive, reached
 
 
 def test_every_guide_command_exits_as_documented(host: Host) -> None:
@@ -415,8 +449,9 @@ def test_every_guide_command_exits_as_documented(host: Host) -> None:
         if block.setup:
             SETUPS[block.setup](host)
         for cmd in block.commands:
-            code, out, err, alive = _run(host, cmd)
+            code, out, err, alive, reached = _run(host, cmd)
             where = f"docs/operations.md:{block.line}: {cmd.text}"
+            assert reached, f"{where}: its condition did not hold within 60 s\n{out}\n{err}"
             assert "Traceback" not in err, f"{where}\n{err}"
             assert code == cmd.exit_code, f"{where}: exit {code}\n{out}\n{err}"
             if cmd.long_running:

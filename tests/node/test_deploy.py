@@ -31,6 +31,7 @@ def test_deploy_command(
     admin = new_account("a")
     key_file = tmp_path / "deployer.key"
     key_file.write_text(DEV_KEY.to_wif() + "\n")
+    key_file.chmod(0o600)
     common = [
         "--url",
         local_chain.url,
@@ -78,7 +79,7 @@ def test_deploy_bad_key_is_a_sentence(local_chain: LocalChain) -> None:
         "--url", local_chain.url, "--account", "payoutengine", "--key-env", "PE_BAD_KEY",
         env={"PE_BAD_KEY": "5Knotakey"},
     )  # fmt: skip
-    assert result.returncode == 1
+    assert result.returncode == 2  # bad input (docs/operations.md, exit statuses)
     assert result.stderr.startswith("KeyFileError: The private key in the environment variable")
     assert "Traceback" not in result.stderr
 
@@ -86,11 +87,12 @@ def test_deploy_bad_key_is_a_sentence(local_chain: LocalChain) -> None:
 def test_deploy_unreachable_endpoint(tmp_path: Path) -> None:
     key_file = tmp_path / "k"
     key_file.write_text(DEV_KEY.to_wif())
+    key_file.chmod(0o600)
     result = _deploy(
         "--url", "http://127.0.0.1:9", "--account", "payoutengine", "--key-file", str(key_file),
         env={},
     )  # fmt: skip
-    assert result.returncode == 1
+    assert result.returncode == 3  # no endpoint answers
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("EndpointError: No chain API endpoint answered /v1/chain/")
     assert "http://127.0.0.1:9 (ConnectError" in last

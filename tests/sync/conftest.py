@@ -30,6 +30,7 @@ from payer_sync.engine import Syncer
 from payer_sync.ledger import add_credits, init_db, make_engine
 from payoutengine.amounts import Asset
 from payoutengine.localchain import CONTRACT_ACCOUNT, DEV_KEY, LocalChain
+from tests.conftest import create_payer_account
 from tests.node.conftest import local_chain, new_account, unique_name  # noqa: F401
 
 PG_DEFAULT = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
@@ -140,7 +141,7 @@ def payer(local_chain: LocalChain, monkeypatch: pytest.MonkeyPatch) -> Payer:  #
     monkeypatch.setenv(KEY_ENV, DEV_KEY.to_wif())
     name = unique_name("py")
     schedule = unique_name("sc")
-    local_chain.create_account(name)
+    create_payer_account(local_chain, name)
     local_chain.fund(name, "100000.0000 TST")
     local_chain.action(
         CONTRACT_ACCOUNT,

