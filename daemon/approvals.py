@@ -19,13 +19,13 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import KW_ONLY, dataclass, field
 
+from payoutengine.contract import ContractTables
 from payoutengine.errors import ChainError, EndpointError, TransactionError
 
 from .config import ApprovalsConfig
-from .contract import ContractView
 from .health import HealthGate
 from .metrics import Metrics
 from .sender import Sender
@@ -38,35 +38,30 @@ log = logging.getLogger(__name__)
 QUIET_MAX_S = 30.0
 
 
+@dataclass(eq=False)
 class ApprovalsJob:
-    def __init__(
-        self,
-        cfg: ApprovalsConfig,
-        *,
-        gate: HealthGate,
-        view: ContractView,
-        sender: Sender,
-        metrics: Metrics,
-        stop: threading.Event,
-        workers: int = 8,
-    ) -> None:
-        self.cfg = cfg
-        self.gate = gate
-        self.view = view
-        self.sender = sender
-        self.metrics = metrics
-        self.stop = stop
-        self.workers = workers
-        #: account -> monotonic time before which it is not checked again (it has code).
-        self._has_code_until: dict[str, float] = {}
-        self._last_revision: int | None = None
-        self._last_scan = 0.0
-        self._quiet = 0
-        self._next_scan_at = 0.0
-        self._recheck_cursor: str | None = None
-        self._approved_estimate = cfg.batch_size
-        self._seen_in_pass = 0
-        self._recheck_credit = 0.0
+    cfg: ApprovalsConfig
+    _: KW_ONLY
+    gate: HealthGate
+    view: ContractTables
+    sender: Sender
+    metrics: Metrics
+    stop: threading.Event
+    #: code hashes read in parallel
+    workers: int = 8
+    #: account -> monotonic time before which it is not checked again (it has code).
+    _has_code_until: dict[str, float] = field(default_factory=dict, init=False)
+    _last_revision: int | None = field(default=None, init=False)
+    _last_scan: float = field(default=0.0, init=False)
+    _quiet: int = field(default=0, init=False)
+    _next_scan_at: float = field(default=0.0, init=False)
+    _recheck_cursor: str | None = field(default=None, init=False)
+    _approved_estimate: int = field(default=0, init=False)
+    _seen_in_pass: int = field(default=0, init=False)
+    _recheck_credit: float = field(default=0.0, init=False)
+
+    def __post_init__(self) -> None:
+        self._approved_estimate = self.cfg.batch_size
 
     def _code_flags(self, accounts: list[str]) -> dict[str, bool]:
         """account -> has code, read in parallel."""
@@ -159,21 +154,17 @@ class ApprovalsJob:
             self._recheck_credit -= want
             approved: list[str] = []
             while len(approved) < want:
-                page = self.view.client.get_table_rows(
-                    self.view.contract,
-                    self.view.contract,
-                    "approvals",
-                    lower_bound=self._recheck_cursor,
-                    limit=min(500, max(want - len(approved), 10)),
+                rows, next_key = self.view.approvals_page(
+                    after=self._recheck_cursor, limit=min(500, max(want - len(approved), 10))
                 )
-                approved += [str(r["account"]) for r in page["rows"] if int(r["approved"])]
-                if not page.get("more") or not page.get("next_key"):
+                approved += [r.account for r in rows if r.approved]
+                if next_key is None:
                     # End of the table: the pass is complete; size the next one by this one.
                     self._approved_estimate = max(self._seen_in_pass + len(approved), 1)
                     self._seen_in_pass = -len(approved)
                     self._recheck_cursor = None
                     break
-                self._recheck_cursor = str(page["next_key"])
+                self._recheck_cursor = next_key
             self._seen_in_pass += len(approved)
             flags = self._code_flags(approved)
             with_code = [a for a in approved if flags.get(a)]
@@ -190,7 +181,3 @@ class ApprovalsJob:
             self.gate.mark_unhealthy(str(e))
         except ChainError as e:
             log.warning("approval re-check failed", extra={"error": str(e)})
-
-    def forget(self, accounts: Iterable[str]) -> None:
-        for a in accounts:
-            self._has_code_until.pop(a, None)

@@ -30,6 +30,7 @@ from typing import get_type_hints
 
 from payoutengine.config import ENV_PREFIX, load_sections
 from payoutengine.errors import ConfigError
+from payoutengine.names import name_problem
 
 __all__ = [
     "AdminConfig",
@@ -44,7 +45,6 @@ __all__ = [
     "load_config",
 ]
 
-_NAME_RE = re.compile(r"^[a-z1-5.]{1,12}$")
 _URL_RE = re.compile(r"^https?://[^\s/]+(/.*)?$")
 _CHAIN_ID_RE = re.compile(r"^[0-9a-f]{64}$")
 
@@ -191,8 +191,11 @@ def _validate(cfg: Config) -> None:
     ):
         if not name:
             raise ConfigError(f"{what} is not set; it names an account such as 'pe.admin'.")
-        if not _NAME_RE.match(name) or name.endswith("."):
-            raise ConfigError(f"{what} {name!r} is not a valid account or permission name.")
+        problem = name_problem(name)
+        if problem:
+            raise ConfigError(
+                f"{what} {name!r} is not a valid account or permission name: {problem}."
+            )
     if cfg.admin.permission == "owner":
         raise ConfigError(
             "[admin] permission must not be 'owner': create a dedicated permission linked to "

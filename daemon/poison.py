@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass, field
 
+from payoutengine import contract as pc
 from payoutengine.client import ApiNotAvailable
+from payoutengine.contract import ContractTables, Msg
 from payoutengine.errors import ChainError, TransactionError
-from payoutengine.transactions import Action
+from payoutengine.traces import receivers_in_error
 
-from .contract import ContractView, receivers_in_error
 from .journal import Journal
 from .metrics import Metrics
 from .sender import Sender
@@ -25,38 +27,32 @@ __all__ = ["PoisonHandler"]
 
 log = logging.getLogger(__name__)
 
-#: the contract's own check() messages a claim can fail with (payoutengine.hpp).
+#: the contract's own check() messages a claim can fail with.
 CLAIM_OWN_MESSAGES = frozenset(
-    {
-        "unknown schedule",
-        "nothing due",
-        "recipient has no balance row for this token",
-        "contract is not initialized",
-    }
+    {Msg.UNKNOWN_SCHEDULE, Msg.NOTHING_DUE, Msg.NO_BALANCE_ROW, Msg.NOT_INITIALIZED}
 )
 #: at most this many dry-run claims when the error does not name the recipient.
 MAX_DRY_RUNS = 64
 
 
+@dataclass(eq=False)
 class PoisonHandler:
-    def __init__(
-        self,
-        view: ContractView,
-        sender: Sender,
-        journal: Journal,
-        metrics: Metrics,
-        *,
-        dry_run_authority: str,
-        stopping: Callable[[], bool] = lambda: False,
-    ) -> None:
-        self.view = view
-        self.sender = sender
-        self.journal = journal
-        self.metrics = metrics
-        self.contract = view.contract
-        self.dry_run_authority = dry_run_authority
-        self.stopping = stopping
-        self.tokens = TokenGuard(view, sender, metrics)
+    view: ContractTables
+    sender: Sender
+    journal: Journal
+    metrics: Metrics
+    _: KW_ONLY
+    #: who the dry-run claims are signed as (no signature is checked)
+    dry_run_authority: str
+    stopping: Callable[[], bool] = lambda: False
+    tokens: TokenGuard = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.tokens = TokenGuard(self.view, self.sender, self.metrics)
+
+    @property
+    def contract(self) -> str:
+        return self.view.contract
 
     def _named_recipients(self, err: TransactionError) -> list[str]:
         """Accounts the failure trace (or the error text) names as the failing receiver of a
@@ -71,24 +67,12 @@ class PoisonHandler:
         return names
 
     def _due_schedules(self, account: str) -> list[str]:
-        out = []
-        for sched in self.view.active_schedules():
-            page = self.view.client.get_table_rows(
-                self.contract, sched, "dues", lower_bound=account, upper_bound=account, limit=1
-            )
-            if page["rows"]:
-                out.append(sched)
-        return out
+        return [s for s in self.view.active_schedules() if self.view.has_due(s, account)]
 
     def _claim_rejected(self, schedule: str, account: str) -> TransactionError | None:
         """Dry-run ``claim(schedule, account)``: the error when the payment is rejected by
         someone other than the contract itself, else None."""
-        action = Action(
-            self.contract,
-            "claim",
-            [self.dry_run_authority],
-            {"schedule_name": schedule, "recipient": account},
-        )
+        action = pc.claim(self.contract, schedule, account, authority=[self.dry_run_authority])
         try:
             self.view.client.dry_run([action])
         except TransactionError as e:
@@ -171,12 +155,6 @@ class PoisonHandler:
             )
         return True
 
-    def _approval_rows(self, accounts: list[str]) -> list[tuple[str, bool]]:
-        out = []
-        for a in accounts:
-            page = self.view.client.get_table_rows(
-                self.contract, self.contract, "approvals", lower_bound=a, upper_bound=a, limit=1
-            )
-            if page["rows"]:
-                out.append((a, bool(int(page["rows"][0]["approved"]))))
-        return out
+    def _approval_rows(self, accounts: list[str]) -> list[pc.Approval]:
+        rows = [self.view.approval(a) for a in accounts]
+        return [r for r in rows if r is not None]

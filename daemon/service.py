@@ -17,7 +17,7 @@ import signal
 import threading
 from collections.abc import Callable
 from types import FrameType
-from typing import Any, cast
+from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -37,7 +37,7 @@ from payoutengine.sending import Tracker
 from .approvals import ApprovalsJob
 from .config import Config
 from .contract import ContractView
-from .health import ClientProxy, HealthGate
+from .health import HealthGate
 from .metrics import Metrics
 from .payouts import PayoutsJob
 from .poison import PoisonHandler
@@ -83,14 +83,14 @@ class AdminDaemon:
         self.metrics = metrics or Metrics()
         self.stop_event = threading.Event()
         self.journal = Journal(cfg.journal.url)
-        self.gate = HealthGate(
+        client = ChainClient(
             cfg.chain.endpoints,
-            timeout_s=cfg.chain.timeout_s,
+            timeout=cfg.chain.timeout_s,
             max_head_age_s=cfg.chain.max_head_age_s,
-            chain_id=cfg.chain.chain_id or None,
-            metrics=self.metrics,
+            expected_chain_id=cfg.chain.chain_id or None,
         )
-        client = cast(ChainClient, ClientProxy(self.gate))
+        self.client = client
+        self.gate = HealthGate(client, metrics=self.metrics)
         self.view = ContractView(client, cfg.contract.account)
         self.sender = Sender(
             client,
@@ -149,8 +149,7 @@ class AdminDaemon:
                 "No healthy chain endpoint: " + "; ".join(self.gate.last_problems) + ".",
                 endpoint=", ".join(self.cfg.chain.endpoints),
             )
-        client = self.gate.current()
-        check_key(client, self.cfg, self.key)
+        check_key(self.client, self.cfg, self.key)
         try:
             settings = self.view.settings()
         except EndpointError:
@@ -260,7 +259,7 @@ class AdminDaemon:
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=True)
             self.scheduler = None
-        self.gate.close()
+        self.client.close()
         self.journal.close()
         log.info("admin daemon stopped")
 

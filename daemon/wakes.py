@@ -73,11 +73,7 @@ class WakeJob:
         )
 
     def _allowed_tokens(self) -> set[tuple[str, str]]:
-        out = set()
-        for r in self.view.client.iter_table(self.view.contract, self.view.contract, "tokens"):
-            symbol_code = str(r["currency"]).split(",")[1]
-            out.add((str(r["tkcontract"]), symbol_code))
-        return out
+        return {(t.tkcontract, t.symbol.code) for t in self.view.tokens()}
 
     def _has_ready(self, schedule: str) -> bool:
         return next(iter(self._flagged(schedule, "dues", on=True)), None) is not None
@@ -85,8 +81,7 @@ class WakeJob:
     def _token_of(self, schedule: str) -> tuple[str, str]:
         if schedule not in self._schedules:  # schedules never change: read each once
             for s in self.view.schedules():
-                symbol_code = str(s["currency"]).split(" ")[1]
-                self._schedules[str(s["schedule_name"])] = (str(s["tkcontract"]), symbol_code)
+                self._schedules[s.name] = (s.tkcontract, s.symbol.code)
         return self._schedules[schedule]
 
     # -- the job -------------------------------------------------------------------------------

@@ -4,63 +4,47 @@ and the booking transactions (eosio.token ``open`` for new recipients + one ``bo
 from __future__ import annotations
 
 import logging
-import struct
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 
-from payoutengine.abi import name_to_int, varuint32
-from payoutengine.amounts import Asset, Symbol
+from payoutengine import contract as pc
+from payoutengine.amounts import Asset
 from payoutengine.client import ChainClient
+from payoutengine.contract import ContractTables, Msg, Schedule
 from payoutengine.errors import ConfigError, TransactionError
 from payoutengine.keys import PrivateKey
 from payoutengine.transactions import Action
 
 from .plan import Increase
 
-__all__ = ["Schedule", "ScheduleChain", "MSG_NO_TOTAL_RAISED", "MSG_EXCEEDS_FREE_FUNDS"]
+__all__ = ["Schedule", "ScheduleChain", "is_no_account"]
 
 log = logging.getLogger(__name__)
 
-# The contract's check() messages payer sync reacts to (contract/include/payoutengine/
-# payoutengine.hpp is the source; tests/sync asserts them against the deployed contract).
-MSG_NO_TOTAL_RAISED = "no total was raised"
-MSG_EXCEEDS_FREE_FUNDS = "booking exceeds free funds"
-#: substrings of messages that mean "this account does not exist" (ours and eosio.token's)
-MSGS_NO_ACCOUNT = ("account does not exist", "recipient does not exist")
+#: messages that mean "this account does not exist" (the contract's and eosio.token's)
+MSGS_NO_ACCOUNT = (Msg.RECIPIENT_MISSING, "account does not exist")
 
 #: rows per get_table_rows page when reading a whole schedule
 PAGE_SIZE = 1000
 
 
-@dataclass(frozen=True, slots=True)
-class Schedule:
-    name: str
-    payer: str
-    tkcontract: str
-    symbol: Symbol
-    memo: str
-
-
+@dataclass
 class ScheduleChain:
-    """One payer's view of one schedule."""
+    """One payer's view of one schedule: ``payer`` signs with ``key`` as
+    ``payer@permission``."""
 
-    def __init__(
-        self,
-        client: ChainClient,
-        *,
-        contract: str,
-        payer: str,
-        schedule: str,
-        permission: str = "active",
-        key: PrivateKey | None = None,
-    ) -> None:
-        self.client = client
-        self.contract = contract
-        self.payer = payer
-        self.schedule_name = schedule
-        self.permission = permission
-        self.key = key
-        self._schedule: Schedule | None = None
+    client: ChainClient
+    _: KW_ONLY
+    contract: str
+    payer: str
+    schedule_name: str
+    permission: str = "active"
+    key: PrivateKey | None = None
+    tables: ContractTables = field(init=False)
+    _schedule: Schedule | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self.tables = ContractTables(self.client, self.contract, page_size=PAGE_SIZE)
 
     # -- reads --------------------------------------------------------------------------
     @property
@@ -70,78 +54,44 @@ class ScheduleChain:
         return self._schedule
 
     def load_schedule(self) -> Schedule:
-        page = self.client.get_table_rows(
-            self.contract,
-            self.contract,
-            "schedules",
-            lower_bound=self.schedule_name,
-            upper_bound=self.schedule_name,
-            limit=1,
-        )
-        rows = [r for r in page["rows"] if r.get("schedule_name") == self.schedule_name]
-        if not rows:
+        row = self.tables.schedule(self.schedule_name)
+        if row is None:
             raise ConfigError(
                 f"The schedule {self.schedule_name!r} does not exist in contract "
                 f"{self.contract}; create it with newschedule or fix [payer] schedule."
             )
-        row = rows[0]
-        if row["payer"] != self.payer:
+        if row.payer != self.payer:
             raise ConfigError(
-                f"The schedule {self.schedule_name!r} belongs to payer {row['payer']!r}, not "
+                f"The schedule {self.schedule_name!r} belongs to payer {row.payer!r}, not "
                 f"{self.payer!r}; fix [payer] account or [payer] schedule."
             )
-        symbol = Asset.parse(str(row["currency"])).symbol
-        precision = self.client.get_token_precision(str(row["tkcontract"]), symbol.code)
-        if precision != symbol.precision:
+        precision = self.client.get_token_precision(row.tkcontract, row.symbol.code)
+        if precision != row.symbol.precision:
             raise ConfigError(
-                f"The schedule's currency {symbol} does not match the token's precision "
-                f"{precision} in {row['tkcontract']}."
+                f"The schedule's currency {row.symbol} does not match the token's precision "
+                f"{precision} in {row.tkcontract}."
             )
-        return Schedule(
-            self.schedule_name, self.payer, str(row["tkcontract"]), symbol, str(row["memo"])
-        )
+        return row
 
     def iter_recipients(self) -> Iterator[tuple[str, int]]:
         """Every ``(account, booked_total)`` of the schedule, paging through the table."""
-        for row in self.client.iter_table(
-            self.contract, self.schedule_name, "recipients", page_size=PAGE_SIZE
-        ):
-            yield str(row["account"]), int(row["booked_total"])
+        for row in self.tables.recipients(self.schedule_name):
+            yield row.account, row.booked_total
 
     def booked_of(self, names: Sequence[str]) -> dict[str, int]:
         """``booked_total`` of each given recipient that has a row (one read each)."""
-        out: dict[str, int] = {}
-        for name in names:
-            page = self.client.get_table_rows(
-                self.contract,
-                self.schedule_name,
-                "recipients",
-                lower_bound=name,
-                upper_bound=name,
-                limit=1,
-            )
-            for row in page["rows"]:
-                if row["account"] == name:
-                    out[name] = int(row["booked_total"])
-        return out
+        rows = (self.tables.recipient(self.schedule_name, name) for name in names)
+        return {r.account: r.booked_total for r in rows if r is not None}
 
     def free_funds(self) -> int:
         """``deposited − dues`` of the payer's funds row for the schedule's token."""
         sched = self.schedule
-        for row in self.client.iter_table(self.contract, self.payer, "funds", page_size=100):
-            if row["tkcontract"] != sched.tkcontract:
-                continue
-            deposited = Asset.parse(str(row["deposited"]))
-            if deposited.symbol != sched.symbol:
-                continue
-            dues = Asset.parse(str(row["dues"]))
-            return deposited.amount - dues.amount
-        return 0
+        funds = self.tables.funds_in(self.payer, sched.tkcontract, sched.symbol)
+        return funds.free if funds is not None else 0
 
     def fee_permille(self) -> int:
-        page = self.client.get_table_rows(self.contract, self.contract, "settings", limit=1)
-        rows = page["rows"]
-        return int(rows[0].get("fee_permille", 0)) if rows else 0
+        settings = self.tables.settings()
+        return settings.fee_permille if settings is not None else 0
 
     def account_exists(self, name: str) -> bool:
         return self.client.get_account(name) is not None
@@ -157,56 +107,34 @@ class ScheduleChain:
 
     def booking_actions(self, batch: Sequence[Increase]) -> list[Action]:
         """eosio.token ``open`` for each new recipient (the payer pays the balance row), then
-        one ``bookm``. The action data is packed here directly (fixed layouts; checked against
-        the ABIs by tests/sync/test_packing.py): a big batch packs ten times faster than
-        through the generic ABI serializer."""
+        one ``bookm``."""
         sched = self.schedule
         auth = self._auth()
-        payer = name_to_int(self.payer)
-        sym = struct.pack("<Q", sched.symbol.raw)
         actions = [
-            Action(sched.tkcontract, "open", auth, pack_open(inc.recipient, sym, payer))
+            pc.token_open(
+                sched.tkcontract, inc.recipient, sched.symbol, ram_payer=self.payer, authority=auth
+            )
             for inc in batch
             if inc.new_recipient
         ]
+        records = [pc.BookRecord(inc.recipient, inc.new_total, inc.memo) for inc in batch]
         actions.append(
-            Action(self.contract, "bookm", auth, pack_bookm(self.schedule_name, batch, sym))
+            pc.bookm(self.contract, self.schedule_name, sched.symbol, records, authority=auth)
         )
         return actions
 
     def deposit_action(self, amount: int, memo: str) -> Action:
         sched = self.schedule
-        return Action(
+        return pc.token_transfer(
             sched.tkcontract,
-            "transfer",
-            self._auth(),
-            {
-                "from": self.payer,
-                "to": self.contract,
-                "quantity": str(Asset(amount, sched.symbol)),
-                "memo": memo,
-            },
+            self.payer,
+            self.contract,
+            Asset(amount, sched.symbol),
+            memo,
+            authority=self._auth(),
         )
 
 
 def is_no_account(exc: TransactionError) -> bool:
     text = exc.message.lower()
     return any(m in text for m in MSGS_NO_ACCOUNT)
-
-
-def pack_open(owner: str, symbol_raw: bytes, ram_payer: int) -> bytes:
-    """eosio.token ``open(name owner, symbol symbol, name ram_payer)``."""
-    return struct.pack("<Q", name_to_int(owner)) + symbol_raw + struct.pack("<Q", ram_payer)
-
-
-def pack_bookm(schedule: str, batch: Sequence[Increase], symbol_raw: bytes) -> bytes:
-    """``bookm(name schedule_name, bookm_record[] records)``; a record is
-    ``{name recipient; asset new_total; string memo}``."""
-    parts = [struct.pack("<Q", name_to_int(schedule)), varuint32(len(batch))]
-    for inc in batch:
-        memo = inc.memo.encode()
-        parts.append(struct.pack("<Qq", name_to_int(inc.recipient), inc.new_total))
-        parts.append(symbol_raw)
-        parts.append(varuint32(len(memo)))
-        parts.append(memo)
-    return b"".join(parts)

@@ -60,8 +60,7 @@ from typing import Literal, get_type_hints
 from payoutengine.amounts import Asset
 from payoutengine.config import env_name, load_sections
 from payoutengine.errors import AmountError, ConfigError
-
-from .names import name_problem
+from payoutengine.names import name_problem
 
 __all__ = [
     "BatchConfig",

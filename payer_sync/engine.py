@@ -23,8 +23,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from payoutengine.amounts import Asset
+from payoutengine.amounts import Asset, gross_up
 from payoutengine.client import ApiNotAvailable, ChainClient
+from payoutengine.contract import Msg
 from payoutengine.errors import AmountError, ConfigError, EndpointError, TransactionError
 from payoutengine.journal import (
     EXPIRED,
@@ -36,19 +37,14 @@ from payoutengine.journal import (
     utcnow,
 )
 from payoutengine.keys import PrivateKey, load_key
+from payoutengine.names import name_problem
 from payoutengine.sending import Sender, SendResult, Tracker
 from payoutengine.transactions import SignedTransaction
 
 from . import state
-from .chain import (
-    MSG_EXCEEDS_FREE_FUNDS,
-    MSG_NO_TOTAL_RAISED,
-    ScheduleChain,
-    is_no_account,
-)
+from .chain import ScheduleChain, is_no_account
 from .config import SyncConfig
 from .ledger import init_db, make_engine
-from .names import name_problem
 from .plan import Increase, Piece, allocate, diff, make_batches
 from .report import Failure, SyncReport
 from .sources import LedgerSource, QuerySource, Source
@@ -134,7 +130,7 @@ class Syncer:
             client,
             contract=config.chain.contract,
             payer=config.payer.account,
-            schedule=config.payer.schedule,
+            schedule_name=config.payer.schedule,
             permission=config.payer.permission,
             key=key,
         )
@@ -197,7 +193,7 @@ class Syncer:
         try:
             result = self.sender.send_journaled(signed)
         except TransactionError as exc:
-            if exc.message == MSG_NO_TOTAL_RAISED:
+            if exc.message == Msg.NO_TOTAL_RAISED:
                 report.recovered_already += 1
                 log.info("interrupted transaction %s: its totals are booked already", row.tx_id)
             else:
@@ -348,10 +344,8 @@ class Syncer:
                 f"[topup] max_per_run does not fit the schedule's token: {exc}"
             ) from None
         permille = self.chain.fee_permille()
-        # the contract keeps deposit - fee; gross up so that what stays covers `missing`
-        # (the fee is floor(deposit * permille / 1000), so this ceiling is enough)
-        gross = -(-missing * 1000 // (1000 - permille))
-        amount = min(gross, cap.amount)
+        # the contract keeps deposit - fee: deposit so that what stays covers `missing`
+        amount = min(gross_up(missing, permille), cap.amount)
         try:
             self.chain.client.push(
                 [self.chain.deposit_action(amount, self.config.topup.memo)],
@@ -463,11 +457,11 @@ class Syncer:
         self, batch: list[Increase], exc: TransactionError, report: SyncReport, sent: list[_Sent]
     ) -> None:
         msg = exc.message
-        if msg == MSG_NO_TOTAL_RAISED:
+        if msg == Msg.NO_TOTAL_RAISED:
             # every record is at or below what is booked: it landed before (or concurrently)
             report.already.extend(batch)
             return
-        if msg == MSG_EXCEEDS_FREE_FUNDS:
+        if msg == Msg.EXCEEDS_FREE_FUNDS:
             raise _StopBooking(
                 "the chain refused a booking with 'booking exceeds free funds': the payer's "
                 "free funds changed during the sync"
@@ -577,7 +571,7 @@ class Syncer:
 
 def _refusal_status(exc: TransactionError) -> str:
     # every total of the booking is on chain already: it landed before, or another did
-    return IDLE if exc.message == MSG_NO_TOTAL_RAISED else FAILED
+    return IDLE if exc.message == Msg.NO_TOTAL_RAISED else FAILED
 
 
 def _accounted(report: SyncReport) -> set[str]:

@@ -17,6 +17,8 @@ import datetime as dt
 from sqlalchemy import BigInteger, DateTime, Index, Integer, MetaData, String, Text, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from payoutengine.chaintime import utcnow
+
 __all__ = [
     "Base",
     "Credit",
@@ -33,10 +35,6 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-
-
-def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
 class Base(DeclarativeBase):
@@ -57,7 +55,7 @@ class Credit(Base):
     amount: Mapped[int] = mapped_column(BigInteger)
     #: naive UTC
     created_at: Mapped[dt.datetime] = mapped_column(
-        DateTime(), default=_utcnow, server_default=func.current_timestamp()
+        DateTime(), default=utcnow, server_default=func.current_timestamp()
     )
     #: memo of the outgoing payment; the newest credit's non-empty memo wins
     memo: Mapped[str | None] = mapped_column(Text())

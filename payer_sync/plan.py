@@ -9,6 +9,8 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from payoutengine.chaintime import utcnow
+
 __all__ = [
     "Discrepancy",
     "Increase",
@@ -116,7 +118,7 @@ def allocate(
     for p in pieces:
         if p.recipient in by_name and p.amount > 0:
             grouped.setdefault(p.recipient, []).append(p)
-    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    now = utcnow()
     ordered: list[Piece] = []
     for name, inc in by_name.items():
         ps = grouped.get(name, [])

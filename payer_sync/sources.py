@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from sqlalchemy import Engine, and_, false, func, or_, select, text
 from sqlalchemy.exc import SQLAlchemyError
@@ -47,6 +47,32 @@ class SourceScan:
     rejected: list[RejectedRow] = field(default_factory=list)
     #: the source position this scan covers (ledger: the highest credit id), if it has one
     watermark: str | None = None
+
+    def add(
+        self,
+        name: str,
+        row_text: str,
+        total: object,
+        memo: object,
+        *,
+        precision: int,
+        unit: Literal["smallest", "token"],
+    ) -> None:
+        """Count ``name``'s total, or reject its row (``row_text``) saying why it cannot be
+        booked."""
+        try:
+            units = total_to_units(total, precision, unit)
+        except RowRejected as exc:
+            self.rejected.append(RejectedRow(name, row_text, exc.reason))
+            return
+        if not isinstance(memo, str):
+            self.rejected.append(RejectedRow(name, row_text, "the memo is not text"))
+            return
+        problem = _memo_problem(memo)
+        if problem:
+            self.rejected.append(RejectedRow(name, row_text, problem))
+            return
+        self.totals[name] = SourceTotal(name, units, memo)
 
 
 class Source(Protocol):
@@ -84,6 +110,25 @@ def _memo_problem(memo: str) -> str | None:
     if size > MAX_MEMO_BYTES:
         return f"the memo is {size} bytes long, at most {MAX_MEMO_BYTES} are allowed"
     return None
+
+
+#: a credit is split at this power of two for summing (see _exact_sum)
+_SPLIT = 1 << 31
+
+
+def _exact_sum(amount: Any) -> tuple[Any, Any]:
+    """``SUM(amount)`` as two sums that cannot overflow a 64-bit integer: of the high parts
+    (``amount / 2^31`` in integer division, which both databases truncate toward zero) and of
+    the low parts (``amount % 2^31``, with the sign of the amount), which add up exactly to
+    each amount on SQLite and PostgreSQL alike; no float is involved. SQLite's own SUM fails
+    with "integer overflow" beyond 2^63 - 1; this way such a total reaches
+    :func:`~payer_sync.values.total_to_units`, which rejects that one recipient."""
+    return func.sum(amount // _SPLIT), func.sum(amount % _SPLIT)
+
+
+def _summed(row: Any) -> tuple[str, int]:
+    name, high, low = row
+    return str(name), int(high) * _SPLIT + int(low)
 
 
 #: ids below the newest one that are checked for rows committed late (see LedgerSource._watermark)
@@ -136,16 +181,16 @@ class LedgerSource:
             with self.engine.connect() as conn:
                 top = self._max_id(conn)
                 result.watermark = self._watermark(conn, top)
-                sums = select(Credit.recipient, func.sum(Credit.amount)).where(Credit.id <= top)
+                sums = select(Credit.recipient, *_exact_sum(Credit.amount)).where(Credit.id <= top)
                 memo_ids = (
                     select(func.max(Credit.id))
                     .where(Credit.id <= top, Credit.memo.is_not(None), Credit.memo != "")
                     .group_by(Credit.recipient)
                 )
-                rows: list[tuple[str, object]] = []
+                rows: list[tuple[str, int]] = []
                 memos: dict[str, str] = {}
                 if recipients is None:
-                    rows = [(r[0], r[1]) for r in conn.execute(sums.group_by(Credit.recipient))]
+                    rows = [_summed(r) for r in conn.execute(sums.group_by(Credit.recipient))]
                     for name, memo in conn.execute(
                         select(Credit.recipient, Credit.memo).where(Credit.id.in_(memo_ids))
                     ):
@@ -153,7 +198,7 @@ class LedgerSource:
                 else:
                     for part in _chunks(sorted(recipients)):
                         rows.extend(
-                            (r[0], r[1])
+                            _summed(r)
                             for r in conn.execute(
                                 sums.where(Credit.recipient.in_(part)).group_by(Credit.recipient)
                             )
@@ -167,18 +212,9 @@ class LedgerSource:
         except SQLAlchemyError as exc:
             raise _db_error(self.engine, exc) from None
         for name, total in rows:
-            memo = memos.get(name, self.default_memo)
             row_text = f"recipient {name!r}: sum of credits {total}"
-            try:
-                units = total_to_units(total, precision, "smallest")
-            except RowRejected as exc:
-                result.rejected.append(RejectedRow(name, row_text, exc.reason))
-                continue
-            problem = _memo_problem(memo)
-            if problem:
-                result.rejected.append(RejectedRow(name, row_text, problem))
-                continue
-            result.totals[name] = SourceTotal(name, units, memo)
+            memo = memos.get(name, self.default_memo)
+            result.add(name, row_text, total, memo, precision=precision, unit="smallest")
         return result
 
     def changed_since(self, watermark: str | None) -> tuple[set[str], str | None]:
@@ -288,20 +324,8 @@ class QuerySource:
                     )
                 )
                 continue
-            try:
-                units = total_to_units(row[1], precision, self.total_unit)
-            except RowRejected as exc:
-                result.rejected.append(RejectedRow(name, row_text, exc.reason))
-                continue
             memo = row[2] if len(row) == 3 and row[2] is not None else self.default_memo
-            if not isinstance(memo, str):
-                result.rejected.append(RejectedRow(name, row_text, "the memo is not text"))
-                continue
-            problem = _memo_problem(memo)
-            if problem:
-                result.rejected.append(RejectedRow(name, row_text, problem))
-                continue
-            result.totals[name] = SourceTotal(name, units, memo)
+            result.add(name, row_text, row[1], memo, precision=precision, unit=self.total_unit)
         return result
 
     def changed_since(self, watermark: str | None) -> tuple[set[str], str | None]:

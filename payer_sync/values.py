@@ -16,6 +16,7 @@ anything above the largest asset amount.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Literal
 
@@ -23,6 +24,8 @@ from payoutengine.amounts import MAX_AMOUNT, parse_amount
 from payoutengine.errors import AmountError
 
 __all__ = ["RowRejected", "total_to_units"]
+
+_PLAIN_RE = re.compile(r"([0-9]+)(?:\.([0-9]+))?")
 
 
 class RowRejected(ValueError):
@@ -40,8 +43,19 @@ def _decimal_text(value: Decimal) -> str:
     return format(value, "f")
 
 
+def _too_large(text: str, precision: int) -> int | None:
+    """The exact value of a plain decimal that :func:`parse_amount` refused only for being
+    above the largest asset amount; None when something else is wrong with it."""
+    m = _PLAIN_RE.fullmatch(text)
+    if m is None or len(m.group(2) or "") > precision:
+        return None
+    value = int(m.group(1)) * 10**precision + int((m.group(2) or "").ljust(precision, "0") or "0")
+    return value if value > MAX_AMOUNT else None
+
+
 def total_to_units(value: object, precision: int, unit: Literal["smallest", "token"]) -> int:
     """The exact integer amount of ``value``, or :class:`RowRejected`."""
+    amount: int | None
     if value is None:
         raise RowRejected("the total is NULL")
     if isinstance(value, bool):
@@ -69,16 +83,16 @@ def total_to_units(value: object, precision: int, unit: Literal["smallest", "tok
         try:
             amount = parse_amount(text, 0 if unit == "smallest" else precision)
         except AmountError:
+            amount = _too_large(text, 0 if unit == "smallest" else precision)
+        if amount is None:
             if unit == "smallest":
-                raise RowRejected(
-                    f"the total {text!r} is not a whole number of smallest units"
-                ) from None
+                raise RowRejected(f"the total {text!r} is not a whole number of smallest units")
             _, _, frac = text.partition(".")
             if frac.isdigit() and len(frac) > precision:
                 raise RowRejected(
                     f"the total {text!r} has {len(frac)} decimals but the token has {precision}"
-                ) from None
-            raise RowRejected(f"the total {text!r} is not a plain decimal amount") from None
+                )
+            raise RowRejected(f"the total {text!r} is not a plain decimal amount")
     else:
         raise RowRejected(f"the total {value!r} is a {type(value).__name__}, not an amount")
     if amount < 0:

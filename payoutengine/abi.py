@@ -17,6 +17,7 @@ Built-in ABIs: :data:`NATIVE_ABI` (the ``eosio`` actions a fresh chain has no AB
 from __future__ import annotations
 
 import calendar
+import functools
 import re
 import struct
 from collections.abc import Callable, Mapping
@@ -25,7 +26,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .amounts import Asset, Symbol, symbol_code_from_raw, symbol_code_to_raw
-from .errors import AbiError, AmountError, KeyFileError
+from .chaintime import parse_chain_time
+from .errors import AbiError, AmountError, ChainError, KeyFileError
 from .keys import (
     public_key_from_bytes,
     public_key_to_bytes,
@@ -46,8 +48,10 @@ __all__ = [
 
 _NAME_CHARS = ".12345abcdefghijklmnopqrstuvwxyz"
 _NAME_RE = re.compile(r"[a-z1-5.]{0,12}[a-j1-5.]?")
+_NAME_VALUES = {ch: i for i, ch in enumerate(_NAME_CHARS)}
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def name_to_int(name: str) -> int:
     """The uint64 value of an account/action name.
 
@@ -60,23 +64,20 @@ def name_to_int(name: str) -> int:
             "not ending in '.' (a 13th character may be a-j or 1-5)."
         )
     value = 0
-    for i, ch in enumerate(name):
-        c = _NAME_CHARS.index(ch)
-        value |= (c & 0x1F) << (64 - 5 * (i + 1)) if i < 12 else c & 0x0F
+    for i, ch in enumerate(name[:12]):
+        value |= _NAME_VALUES[ch] << (59 - 5 * i)
+    if len(name) == 13:
+        value |= _NAME_VALUES[name[12]] & 0x0F
     return value
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def int_to_name(value: int) -> str:
     """The text of a uint64 name value (inverse of :func:`name_to_int`)."""
     if not 0 <= value < 1 << 64:
         raise AbiError(f"The value {value} does not fit a name (uint64).")
-    chars = []
-    for i in range(13):
-        if i < 12:
-            c = (value >> (64 - 5 * (i + 1))) & 0x1F
-        else:
-            c = value & 0x0F
-        chars.append(_NAME_CHARS[c])
+    chars = [_NAME_CHARS[(value >> (59 - 5 * i)) & 0x1F] for i in range(12)]
+    chars.append(_NAME_CHARS[value & 0x0F])
     return "".join(chars).rstrip(".")
 
 
@@ -84,23 +85,20 @@ def int_to_name(value: int) -> str:
 # Time helpers (integer arithmetic only)
 
 _EPOCH_BLOCK_MS = 946684800000  # 2000-01-01T00:00:00Z, the block_timestamp epoch
-_TIME_RE = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?Z?")
 
 
 def _parse_time_us(value: Any) -> int:
     """Microseconds since the Unix epoch from an ISO string, datetime or integer seconds."""
+    if isinstance(value, str):
+        try:
+            value = parse_chain_time(value)
+        except ChainError as exc:
+            raise AbiError(str(exc)) from None
     if isinstance(value, datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=timezone.utc)
         secs = calendar.timegm(value.utctimetuple())
         return secs * 1_000_000 + value.microsecond
-    if isinstance(value, str):
-        m = _TIME_RE.fullmatch(value.strip())
-        if not m:
-            raise AbiError(f"The time {value!r} is not of the form 2026-01-31T12:00:00.000.")
-        dt = datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S")
-        frac = int((m.group(2) or "0").ljust(6, "0"))
-        return calendar.timegm(dt.timetuple()) * 1_000_000 + frac
     raise AbiError(f"The value {value!r} is not a time.")
 
 
@@ -394,8 +392,32 @@ class _Field:
     type: str
 
 
+class _Bad(AbiError):
+    """An encoding error on its way up to :meth:`Abi.encode`, which names the place."""
+
+    def __init__(self, reason: str, where: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.path = [where] if where else []
+
+
+_LEAF_ERRORS = (AbiError, AmountError, KeyFileError)
+
+
+def _located(exc: Exception, where: str, type_name: str) -> _Bad:
+    """``exc`` raised by the encoder of ``where``, as a :class:`_Bad` carrying that place."""
+    if isinstance(exc, _Bad):
+        exc.path.insert(0, where)
+        return exc
+    return _Bad(f"({type_name}) is invalid: {exc}", where)
+
+
 class Abi:
-    """An ABI ready to serialize: ``Abi(get_abi_response["abi"])``."""
+    """An ABI ready to serialize: ``Abi(get_abi_response["abi"])``.
+
+    Each type's encoder and decoder is built once, at its first use, from the ABI's structs,
+    aliases and variants, and reused for every value after that.
+    """
 
     def __init__(self, abi: Mapping[str, Any]) -> None:
         self.raw = abi
@@ -412,24 +434,50 @@ class Abi:
         }
         self.actions: dict[str, str] = {a["name"]: a["type"] for a in abi.get("actions", [])}
         self.tables: dict[str, str] = {t["name"]: t["type"] for t in abi.get("tables", [])}
+        self._encoders: dict[str, _Enc] = {}
+        self._decoders: dict[str, _Dec] = {}
 
     # -- public API -----------------------------------------------------------------------
 
     def encode(self, type_name: str, value: Any) -> bytes:
         """Serialize ``value`` as ``type_name``."""
-        out = bytearray()
-        self._enc(type_name, value, out, path=type_name)
-        return bytes(out)
+        encoder = self.encoder(type_name)
+        try:
+            return encoder(value)
+        except _Bad as exc:
+            raise AbiError(f"The value at {type_name}{''.join(exc.path)} {exc.reason}.") from exc
+        except _LEAF_ERRORS as exc:
+            raise AbiError(
+                f"The value at {type_name} ({self._resolve(type_name)}) is invalid: {exc}"
+            ) from exc
 
     def decode(self, type_name: str, data: bytes) -> Any:
         """Deserialize ``data`` as ``type_name``; all of ``data`` must be used."""
+        decoder = self.decoder(type_name)
         r = _Reader(bytes(data))
-        value = self._dec(type_name, r)
+        try:
+            value = decoder(r)
+        except AmountError as exc:
+            raise AbiError(f"A value in the data of a {type_name} is invalid: {exc}") from exc
         if not r.at_end():
             raise AbiError(
                 f"{len(r.data) - r.pos} bytes are left over after decoding a {type_name}."
             )
         return value
+
+    def encoder(self, type_name: str) -> Callable[[Any], bytes]:
+        """The encoder of ``type_name`` (built at the first call, then cached); its errors do
+        not name the place in the value: :meth:`encode` does."""
+        enc = self._encoders.get(type_name)
+        if enc is None:
+            enc = self._build_encoder(type_name)
+        return enc
+
+    def decoder(self, type_name: str) -> Callable[[_Reader], Any]:
+        dec = self._decoders.get(type_name)
+        if dec is None:
+            dec = self._build_decoder(type_name)
+        return dec
 
     def action_type(self, action: str) -> str:
         try:
@@ -446,7 +494,7 @@ class Abi:
     def has_action(self, action: str) -> bool:
         return action in self.actions
 
-    # -- internals ------------------------------------------------------------------------
+    # -- building encoders and decoders ---------------------------------------------------
 
     def _resolve(self, type_name: str) -> str:
         seen = 0
@@ -457,35 +505,6 @@ class Abi:
                 raise AbiError(f"The type alias {type_name!r} is circular.")
         return type_name
 
-    def _enc(self, type_name: str, value: Any, out: bytearray, *, path: str) -> None:
-        t = self._resolve(type_name)
-        if t.endswith("$"):
-            self._enc(t[:-1], value, out, path=path)
-        elif t.endswith("?"):
-            if value is None:
-                out.append(0)
-            else:
-                out.append(1)
-                self._enc(t[:-1], value, out, path=path)
-        elif t.endswith("[]"):
-            if isinstance(value, (str, bytes, Mapping)) or not hasattr(value, "__iter__"):
-                raise AbiError(f"The value at {path} must be a list for type {t}.")
-            items = list(value)
-            out += varuint32(len(items))
-            for i, item in enumerate(items):
-                self._enc(t[:-2], item, out, path=f"{path}[{i}]")
-        elif t in _BUILTINS:
-            try:
-                out += _BUILTINS[t][0](value)
-            except (AbiError, AmountError, KeyFileError) as exc:
-                raise AbiError(f"The value at {path} ({t}) is invalid: {exc}") from exc
-        elif t in self.structs:
-            self._enc_struct(t, value, out, path=path)
-        elif t in self.variants:
-            self._enc_variant(t, value, out, path=path)
-        else:
-            raise AbiError(f"The type {t!r} (at {path}) is not in the ABI.")
-
     def _all_fields(self, struct_name: str) -> list[_Field]:
         base, fields = self.structs[struct_name]
         base = self._resolve(base) if base else ""
@@ -495,66 +514,161 @@ class Abi:
             return self._all_fields(base) + fields
         return fields
 
-    def _enc_struct(self, t: str, value: Any, out: bytearray, *, path: str) -> None:
-        if not isinstance(value, Mapping):
-            raise AbiError(f"The value at {path} must be an object for struct {t}.")
-        fields = self._all_fields(t)
-        known = {f.name for f in fields}
-        unknown = sorted(set(value) - known)
-        if unknown:
-            raise AbiError(f"The struct {t} (at {path}) has no field(s) {', '.join(unknown)}.")
-        skipping = False
-        for f in fields:
-            present = f.name in value
-            if f.type.endswith("$"):
-                if not present:
-                    skipping = True
-                    continue
-                if skipping:
-                    raise AbiError(
-                        f"The extension field {path}.{f.name} is set but an earlier one is not."
-                    )
-            elif not present:
-                raise AbiError(f"The field {path}.{f.name} ({f.type}) is missing.")
-            self._enc(f.type, value[f.name], out, path=f"{path}.{f.name}")
+    def _build_encoder(self, type_name: str) -> _Enc:
+        # A placeholder first, so that a type that contains itself (through an array or an
+        # optional) refers to its own encoder once that is built.
+        self._encoders[type_name] = lambda v: self._encoders[type_name](v)
+        try:
+            enc = self._make_encoder(self._resolve(type_name))
+        except BaseException:
+            del self._encoders[type_name]
+            raise
+        self._encoders[type_name] = enc
+        return enc
 
-    def _enc_variant(self, t: str, value: Any, out: bytearray, *, path: str) -> None:
-        if not (isinstance(value, (list, tuple)) and len(value) == 2 and isinstance(value[0], str)):
-            raise AbiError(f"The value at {path} must be [type, value] for variant {t}.")
-        options = self.variants[t]
-        if value[0] not in options:
-            raise AbiError(f"The variant {t} (at {path}) has no type {value[0]!r}.")
-        out += varuint32(options.index(value[0]))
-        self._enc(value[0], value[1], out, path=path)
-
-    def _dec(self, type_name: str, r: _Reader) -> Any:
-        t = self._resolve(type_name)
+    def _make_encoder(self, t: str) -> _Enc:
         if t.endswith("$"):
-            return self._dec(t[:-1], r)
+            return self.encoder(t[:-1])
         if t.endswith("?"):
-            flag = r.read(1)[0]
-            return self._dec(t[:-1], r) if flag else None
+            inner = self.encoder(t[:-1])
+
+            def enc_optional(v: Any) -> bytes:
+                return b"\x00" if v is None else b"\x01" + inner(v)
+
+            return enc_optional
         if t.endswith("[]"):
-            return [self._dec(t[:-2], r) for _ in range(r.varuint32())]
+            return self._array_encoder(t, t[:-2])
         if t in _BUILTINS:
-            try:
-                return _BUILTINS[t][1](r)
-            except AmountError as exc:
-                raise AbiError(f"A {t} in the data is invalid: {exc}") from exc
+            return _BUILTINS[t][0]
         if t in self.structs:
-            result: dict[str, Any] = {}
-            for f in self._all_fields(t):
-                if f.type.endswith("$") and r.at_end():
-                    break
-                result[f.name] = self._dec(f.type, r)
-            return result
+            return self._struct_encoder(t)
         if t in self.variants:
-            options = self.variants[t]
-            idx = r.varuint32()
-            if idx >= len(options):
-                raise AbiError(f"The variant {t} has no option {idx}.")
-            return [options[idx], self._dec(options[idx], r)]
+            return self._variant_encoder(t)
         raise AbiError(f"The type {t!r} is not in the ABI.")
+
+    def _array_encoder(self, t: str, elem_type: str) -> _Enc:
+        elem = self.encoder(elem_type)
+
+        def enc_array(v: Any) -> bytes:
+            if isinstance(v, (str, bytes, Mapping)) or not hasattr(v, "__iter__"):
+                raise _Bad(f"must be a list for type {t}")
+            items = v if isinstance(v, (list, tuple)) else list(v)
+            try:
+                return varuint32(len(items)) + b"".join([elem(x) for x in items])
+            except _LEAF_ERRORS as exc:
+                failed = next(i for i, x in enumerate(items) if _fails(elem, x))
+                raise _located(exc, f"[{failed}]", elem_type) from exc
+
+        return enc_array
+
+    def _struct_encoder(self, t: str) -> _Enc:
+        fields = self._all_fields(t)
+        compiled = [(f.name, f.type, self.encoder(f.type)) for f in fields]
+        plain = [c for c in compiled if not c[1].endswith("$")]
+        extensions = [c for c in compiled if c[1].endswith("$")]
+        known = frozenset(f.name for f in fields)
+
+        def enc_struct(v: Any) -> bytes:
+            if not isinstance(v, Mapping):
+                raise _Bad(f"must be an object for struct {t}")
+            parts: list[bytes] = []
+            for name, type_name, enc in plain:
+                try:
+                    parts.append(enc(v[name]))
+                except KeyError:
+                    if name in v:
+                        raise
+                    raise _Bad(f"({type_name}) is missing", f".{name}") from None
+                except _LEAF_ERRORS as exc:
+                    raise _located(exc, f".{name}", type_name) from exc
+            if len(v) != len(plain):
+                unknown = sorted(set(v) - known)
+                if unknown:
+                    raise _Bad(f"has no field(s) {', '.join(unknown)} (struct {t})")
+                skipping = False
+                for name, type_name, enc in extensions:
+                    if name not in v:
+                        skipping = True
+                        continue
+                    if skipping:
+                        raise _Bad("is set but an earlier one is not", f".{name}")
+                    try:
+                        parts.append(enc(v[name]))
+                    except _LEAF_ERRORS as exc:
+                        raise _located(exc, f".{name}", type_name) from exc
+            return b"".join(parts)
+
+        return enc_struct
+
+    def _variant_encoder(self, t: str) -> _Enc:
+        options = self.variants[t]
+        encoders = {name: (varuint32(i), self.encoder(name)) for i, name in enumerate(options)}
+
+        def enc_variant(v: Any) -> bytes:
+            if not (isinstance(v, (list, tuple)) and len(v) == 2 and isinstance(v[0], str)):
+                raise _Bad(f"must be [type, value] for variant {t}")
+            if v[0] not in encoders:
+                raise _Bad(f"is of type {v[0]!r}, which the variant {t} does not have")
+            tag, enc = encoders[v[0]]
+            return tag + enc(v[1])
+
+        return enc_variant
+
+    def _build_decoder(self, type_name: str) -> _Dec:
+        self._decoders[type_name] = lambda r: self._decoders[type_name](r)
+        try:
+            dec = self._make_decoder(self._resolve(type_name))
+        except BaseException:
+            del self._decoders[type_name]
+            raise
+        self._decoders[type_name] = dec
+        return dec
+
+    def _make_decoder(self, t: str) -> _Dec:
+        if t.endswith("$"):
+            return self.decoder(t[:-1])
+        if t.endswith("?"):
+            inner = self.decoder(t[:-1])
+            return lambda r: inner(r) if r.read(1)[0] else None
+        if t.endswith("[]"):
+            elem = self.decoder(t[:-2])
+            return lambda r: [elem(r) for _ in range(r.varuint32())]
+        if t in _BUILTINS:
+            return _BUILTINS[t][1]
+        if t in self.structs:
+            fields = [
+                (f.name, f.type.endswith("$"), self.decoder(f.type)) for f in self._all_fields(t)
+            ]
+
+            def dec_struct(r: _Reader) -> dict[str, Any]:
+                result: dict[str, Any] = {}
+                for name, extension, dec in fields:
+                    if extension and r.at_end():
+                        break
+                    result[name] = dec(r)
+                return result
+
+            return dec_struct
+        if t in self.variants:
+            options = [(name, self.decoder(name)) for name in self.variants[t]]
+
+            def dec_variant(r: _Reader) -> list[Any]:
+                idx = r.varuint32()
+                if idx >= len(options):
+                    raise AbiError(f"The variant {t} has no option {idx}.")
+                name, dec = options[idx]
+                return [name, dec(r)]
+
+            return dec_variant
+        raise AbiError(f"The type {t!r} is not in the ABI.")
+
+
+def _fails(enc: _Enc, value: Any) -> bool:
+    try:
+        enc(value)
+    except _LEAF_ERRORS:
+        return True
+    return False
 
 
 def _struct(name: str, fields: list[tuple[str, str]], base: str = "") -> dict[str, Any]:

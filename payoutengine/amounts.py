@@ -4,10 +4,12 @@ decimal strings without ever touching a float or a Decimal.
 - :class:`Symbol` — ``4,TST``: a precision and a code of 1–7 upper-case letters.
 - :class:`Asset` — ``1.2345 TST``: an ``int64`` amount and a symbol.
 - :func:`parse_amount` / :func:`format_amount` — a decimal string in a known precision.
+- :func:`gross_up` — a deposit that leaves a given amount once the contract took its fee.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -18,6 +20,7 @@ __all__ = [
     "Asset",
     "Symbol",
     "format_amount",
+    "gross_up",
     "parse_amount",
     "symbol_code_from_raw",
     "symbol_code_to_raw",
@@ -32,6 +35,7 @@ _CODE_RE = re.compile(r"[A-Z]{1,7}")
 _AMOUNT_RE = re.compile(r"(-?)([0-9]+)(?:\.([0-9]+))?")
 
 
+@functools.lru_cache(maxsize=256)
 def symbol_code_to_raw(code: str) -> int:
     """The uint64 encoding of a symbol code (``"TST"``): letters from the low byte up."""
     if not _CODE_RE.fullmatch(code):
@@ -127,6 +131,18 @@ def format_amount(amount: int, precision: int) -> str:
     if precision == 0:
         return sign + digits
     return f"{sign}{digits[:-precision]}.{digits[-precision:]}"
+
+
+def gross_up(net: int, fee_permille: int) -> int:
+    """The smallest deposit that leaves at least ``net`` after a deposit fee of
+    ``fee_permille`` rounded up (``ceil(deposit * fee_permille / 1000)``); it leaves at least
+    ``net`` when the fee is rounded down too."""
+    if not 0 <= fee_permille < 1000:
+        raise AmountError(f"A fee of {fee_permille} permille is not below 1000.")
+    deposit = -(-net * 1000 // (1000 - fee_permille))
+    while deposit - -(-deposit * fee_permille // 1000) < net:
+        deposit += 1
+    return deposit
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,10 +1,16 @@
-"""A synchronous HTTP client for the Leap chain API with endpoint failover.
+"""A synchronous HTTP client for the Leap chain API with endpoint health and failover.
 
-Endpoints are tried in the given order. One that cannot be reached, answers with a gateway
-error or non-JSON, or belongs to another chain is skipped for a back-off period that doubles
-with each consecutive failure; when every endpoint fails, :class:`EndpointError` names them.
-An error *answered by the chain* (a JSON error body) is not an endpoint failure: it raises
-:class:`ChainError` — :class:`TransactionError` for transactions — at once.
+Endpoints are tried in the given order, healthy ones first. An endpoint is passed over for the
+next one when it cannot be reached, times out, answers with a gateway error or non-JSON, serves
+another chain (``expected_chain_id``, else the chain the first answer named), or serves a stale
+head (its head block older than ``max_head_age_s`` of wall-clock time). A failing endpoint is
+skipped for a back-off period that doubles with each consecutive failure; a stale one is used
+only when no healthy endpoint answers (a stale answer beats none; :meth:`ChainClient.health`
+says so). Health is judged from every ``get_info`` answer, and before other requests when an
+endpoint was not judged for ``health_interval_s``. When every endpoint fails,
+:class:`EndpointError` names them. An error *answered by the chain* (a JSON error body) is not
+an endpoint failure: it raises :class:`ChainError` — :class:`TransactionError` for
+transactions — at once.
 
 ``rpc_calls`` and ``rpc_bytes`` count every HTTP request made and the bytes sent + received.
 """
@@ -24,6 +30,7 @@ import httpx
 
 from .abi import NATIVE_ABI, Abi
 from .amounts import Asset, symbol_code_to_raw
+from .chaintime import parse_chain_time
 from .errors import ChainError, EndpointError, TransactionError
 from .keys import PrivateKey
 from .transactions import Action, SignedTransaction, pack_transaction, sign
@@ -32,7 +39,9 @@ __all__ = ["ApiNotAvailable", "ChainClient", "Health"]
 
 log = logging.getLogger(__name__)
 
-ZERO_HASH = "0" * 64
+GET_INFO = "/v1/chain/get_info"
+#: the native eosio actions, for a chain without an ABI on eosio (its encoders are built once)
+_NATIVE = Abi(NATIVE_ABI)
 
 
 class ApiNotAvailable(ChainError):
@@ -56,14 +65,11 @@ class _EndpointState:
     url: str
     failures: int = 0
     down_until: float = 0.0
-    verified: bool = False
+    #: monotonic time until which the last health verdict stands
+    judged_until: float = 0.0
+    #: why its head is stale ("" when fresh)
+    stale: str = ""
     last_error: str = ""
-
-
-def _parse_chain_time(text: str) -> datetime:
-    base, _, frac = text.rstrip("Z").partition(".")
-    dt = datetime.strptime(base, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
-    return dt + timedelta(microseconds=int(frac.ljust(6, "0")[:6] or "0"))
 
 
 class _EndpointFailed(Exception):
@@ -76,12 +82,13 @@ class ChainClient:
     """Talks to one chain through one or more API endpoints.
 
     Args:
-        endpoints: base URLs (``http://127.0.0.1:8888``), tried in order.
+        endpoints: base URLs (``http://127.0.0.1:8888``), preferred in this order.
         timeout: seconds per HTTP request.
-        max_head_age_s: :meth:`health` reports a head block older than this as a problem.
-        expected_chain_id: when set, every endpoint is checked to serve this chain before
-            its first use; one that does not is skipped.
+        max_head_age_s: an endpoint whose head block is older than this is stale.
+        expected_chain_id: the chain every endpoint must serve; by default the chain named by
+            the first answer.
         backoff_s / max_backoff_s: how long a failed endpoint is skipped (doubling).
+        health_interval_s: how long a health verdict stands before it is read again.
     """
 
     def __init__(
@@ -93,24 +100,25 @@ class ChainClient:
         expected_chain_id: str | None = None,
         backoff_s: float = 1.0,
         max_backoff_s: float = 30.0,
+        health_interval_s: float = 10.0,
     ) -> None:
         if isinstance(endpoints, str):
             endpoints = [endpoints]
         if not endpoints:
             raise EndpointError("No chain API endpoint was given.", endpoint="")
         self._endpoints = [_EndpointState(u.rstrip("/")) for u in endpoints]
+        self._current = self._endpoints[0]
         self.timeout = timeout
         self.max_head_age_s = max_head_age_s
         self.expected_chain_id = expected_chain_id
         self.backoff_s = backoff_s
         self.max_backoff_s = max_backoff_s
+        self.health_interval_s = health_interval_s
         self._http = httpx.Client(timeout=timeout)
-        self._chain_id: str | None = expected_chain_id
         self._abis: dict[str, Abi | None] = {}
         self.rpc_calls = 0
         self.rpc_bytes = 0
         self._send2_available = True
-        self._compute_available = True
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -142,19 +150,6 @@ class ChainClient:
         self.rpc_bytes += len(resp.content)
         return resp
 
-    def _verify(self, ep: _EndpointState) -> None:
-        if ep.verified or self.expected_chain_id is None:
-            return
-        resp = self._raw_post(ep, "/v1/chain/get_info", {})
-        info = self._json_or_fail(resp)
-        if resp.status_code != 200 or not isinstance(info, dict):
-            raise _EndpointFailed(f"get_info answered HTTP {resp.status_code}")
-        if info.get("chain_id") != self.expected_chain_id:
-            raise _EndpointFailed(
-                f"it serves chain {info.get('chain_id')}, not {self.expected_chain_id}"
-            )
-        ep.verified = True
-
     @staticmethod
     def _json_or_fail(resp: httpx.Response) -> Any:
         if resp.status_code in (429, 502, 503, 504):
@@ -164,48 +159,97 @@ class ChainClient:
         except ValueError:
             raise _EndpointFailed(f"HTTP {resp.status_code} with a body that is not JSON") from None
 
+    def _judge(self, ep: _EndpointState, info: Any) -> None:
+        """Health verdict from a ``get_info`` answer: another chain fails the endpoint; an old
+        head block makes it stale."""
+        if not isinstance(info, dict) or "head_block_time" not in info:
+            raise _EndpointFailed("get_info answered without a head block")
+        chain_id = str(info.get("chain_id", ""))
+        if self.expected_chain_id is None:
+            self.expected_chain_id = chain_id
+        if chain_id != self.expected_chain_id:
+            raise _EndpointFailed(
+                f"it serves chain {chain_id}, not the expected {self.expected_chain_id}"
+            )
+        try:
+            age = _head_age_s(info)
+        except ChainError as exc:
+            raise _EndpointFailed(str(exc)) from None
+        stale = (
+            f"its head block is {age:.0f} s old (limit {self.max_head_age_s:g} s)"
+            if age > self.max_head_age_s
+            else ""
+        )
+        if stale and not ep.stale:
+            log.warning("endpoint %s serves a stale head (%s)", ep.url, stale)
+        ep.stale = stale
+        ep.judged_until = time.monotonic() + self.health_interval_s
+
+    def _check(self, ep: _EndpointState) -> None:
+        resp = self._raw_post(ep, GET_INFO, {})
+        info = self._json_or_fail(resp)
+        if resp.status_code != 200:
+            raise _EndpointFailed(f"get_info answered HTTP {resp.status_code}")
+        self._judge(ep, info)
+
     def _mark_failed(self, ep: _EndpointState, reason: str) -> None:
         ep.failures += 1
         ep.last_error = reason
         delay = min(self.backoff_s * 2 ** (ep.failures - 1), self.max_backoff_s)
         ep.down_until = time.monotonic() + delay
-        ep.verified = False
+        ep.judged_until = 0.0
         log.warning("endpoint %s failed (%s); skipping it for %.1f s", ep.url, reason, delay)
 
     def _candidates(self) -> list[_EndpointState]:
+        """Endpoints not backing off, fresh ones first; when all are backing off, all of them,
+        soonest-to-recover first."""
         now = time.monotonic()
         up = [e for e in self._endpoints if e.down_until <= now]
         if up:
-            return up
-        # Everything is backing off: try them all, soonest-to-recover first.
+            return sorted(up, key=lambda e: bool(e.stale))
         return sorted(self._endpoints, key=lambda e: e.down_until)
 
-    def post(
-        self, path: str, body: Mapping[str, Any], *, endpoint: str | None = None
-    ) -> tuple[int, Any]:
-        """POST ``body`` to ``path`` on the first working endpoint (or only ``endpoint``);
-        returns ``(http_status, json)``. Only endpoint failures move on to the next one."""
+    def post(self, path: str, body: Mapping[str, Any]) -> tuple[int, Any]:
+        """POST ``body`` to ``path`` on the first healthy endpoint; returns
+        ``(http_status, json)``. Endpoint failures move on to the next endpoint; so do stale
+        heads, unless no healthy endpoint answers."""
         eps = self._candidates()
-        if endpoint is not None:
-            eps = [e for e in self._endpoints if e.url == endpoint.rstrip("/")]
-            if not eps:
-                eps = [_EndpointState(endpoint.rstrip("/"))]
+        stale: list[tuple[_EndpointState, tuple[int, Any] | None]] = []
         for ep in eps:
             try:
-                self._verify(ep)
-                resp = self._raw_post(ep, path, body)
-                data = self._json_or_fail(resp)
+                if path != GET_INFO and ep.judged_until <= time.monotonic():
+                    self._check(ep)
+                answer = None if ep.stale and path != GET_INFO else self._attempt(ep, path, body)
             except _EndpointFailed as exc:
                 self._mark_failed(ep, exc.reason)
                 continue
-            ep.failures = 0
-            ep.down_until = 0.0
-            return resp.status_code, data
+            if ep.stale or answer is None:
+                stale.append((ep, answer))
+                continue
+            self._current = ep
+            return answer
+        for ep, answer in stale:  # no healthy endpoint answered: a stale answer beats none
+            try:
+                answer = answer or self._attempt(ep, path, body)
+            except _EndpointFailed as exc:
+                self._mark_failed(ep, exc.reason)
+                continue
+            self._current = ep
+            return answer
         names = ", ".join(f"{e.url} ({e.last_error})" for e in eps)
         raise EndpointError(
             f"No chain API endpoint answered {path}: {names}.",
             endpoint=", ".join(e.url for e in eps),
         )
+
+    def _attempt(self, ep: _EndpointState, path: str, body: Mapping[str, Any]) -> tuple[int, Any]:
+        resp = self._raw_post(ep, path, body)
+        data = self._json_or_fail(resp)
+        if path == GET_INFO and resp.status_code == 200:
+            self._judge(ep, data)
+        ep.failures = 0
+        ep.down_until = 0.0
+        return resp.status_code, data
 
     def call(self, path: str, body: Mapping[str, Any] | None = None) -> Any:
         """POST and return the JSON of a successful answer; a chain error raises ChainError."""
@@ -226,53 +270,36 @@ class ChainClient:
     # -- reads ----------------------------------------------------------------------------
 
     def get_info(self) -> dict[str, Any]:
-        info: dict[str, Any] = self.call("/v1/chain/get_info")
-        if self._chain_id is None:
-            self._chain_id = str(info["chain_id"])
+        info: dict[str, Any] = self.call(GET_INFO)
         return info
 
     @property
     def chain_id(self) -> str:
-        """The chain id (cached after the first ``get_info``)."""
-        if self._chain_id is None:
+        """The chain id: the expected one, or the one the first ``get_info`` answer named."""
+        if self.expected_chain_id is None:
             self.get_info()
-        assert self._chain_id is not None
-        return self._chain_id
+        assert self.expected_chain_id is not None
+        return self.expected_chain_id
 
-    def health(self, endpoint: str | None = None) -> Health:
-        """Check one endpoint (default: the first working one): chain id and head age."""
-        url = (endpoint or self._candidates()[0].url).rstrip("/")
-        ep = next((e for e in self._endpoints if e.url == url), None) or _EndpointState(url)
+    def health(self) -> Health:
+        """The health of the endpoint the client uses now (reads ``get_info`` with failover):
+        not ok when no endpoint answers, or when the best one serves a stale head."""
         try:
-            resp = self._raw_post(ep, "/v1/chain/get_info", {})
-            info = self._json_or_fail(resp)
-        except _EndpointFailed as exc:
-            return Health(url, False, "", 0, float("inf"), (f"{url} did not answer: {exc}",))
-        if resp.status_code != 200 or not isinstance(info, dict):
-            return Health(
-                url, False, "", 0, float("inf"), (f"get_info answered HTTP {resp.status_code}",)
-            )
-        problems: list[str] = []
-        chain_id = str(info.get("chain_id", ""))
-        if self.expected_chain_id is not None and chain_id != self.expected_chain_id:
-            problems.append(f"chain id {chain_id} is not the expected {self.expected_chain_id}")
-        head_time = _parse_chain_time(str(info["head_block_time"]))
-        age = (datetime.now(timezone.utc) - head_time).total_seconds()
-        if age > self.max_head_age_s:
-            problems.append(f"head block is {age:.0f} s old (limit {self.max_head_age_s:.0f} s)")
+            info = self.get_info()
+        except EndpointError as exc:
+            return Health(exc.endpoint, False, "", 0, float("inf"), (str(exc).rstrip("."),))
+        except ChainError as exc:
+            return Health(self._current.url, False, "", 0, float("inf"), (str(exc).rstrip("."),))
+        ep = self._current
+        problems = (f"{ep.url}: {ep.stale}",) if ep.stale else ()
         return Health(
-            url, not problems, chain_id, int(info["head_block_num"]), age, tuple(problems)
+            ep.url,
+            not problems,
+            str(info["chain_id"]),
+            int(info["head_block_num"]),
+            _head_age_s(info),
+            problems,
         )
-
-    def check_health(self) -> Health:
-        """Like :meth:`health` but raises EndpointError when unhealthy."""
-        h = self.health()
-        if not h.ok:
-            raise EndpointError(
-                f"The endpoint {h.endpoint} is unhealthy: {'; '.join(h.problems)}.",
-                endpoint=h.endpoint,
-            )
-        return h
 
     def get_account(self, name: str) -> dict[str, Any] | None:
         """The account, or None when it does not exist."""
@@ -399,14 +426,6 @@ class ChainClient:
             raise ChainError(f"The token {symbol_code} does not exist in contract {tkcontract}.")
         return Asset.parse(str(stats["supply"])).symbol.precision
 
-    def get_balance_row_exists(self, tkcontract: str, account: str, symbol_code: str) -> bool:
-        """True when ``account`` has a balance row (maybe zero) for the token."""
-        raw = symbol_code_to_raw(symbol_code)
-        page = self.get_table_rows(
-            tkcontract, account, "accounts", lower_bound=raw, upper_bound=raw, limit=1
-        )
-        return any(str(r.get("balance", "")).endswith(" " + symbol_code) for r in page["rows"])
-
     def get_balance(self, tkcontract: str, account: str, symbol_code: str) -> Asset | None:
         """The account's balance row for the token, or None when there is none."""
         raw = symbol_code_to_raw(symbol_code)
@@ -430,9 +449,8 @@ class ChainClient:
     def _abi_for(self, account: str, action: str) -> Abi | None:
         abi = self.abi_for(account)
         if account == "eosio" and (abi is None or not abi.has_action(action)):
-            native = Abi(NATIVE_ABI)
-            if native.has_action(action):
-                return native
+            if _NATIVE.has_action(action):
+                return _NATIVE
         return abi
 
     def pack_actions(self, actions: Sequence[Action]) -> list[dict[str, Any]]:
@@ -458,7 +476,7 @@ class ChainClient:
             raise ChainError("A transaction expiration must be between 1 and 3600 seconds.")
         info = info or self.get_info()
         lib_id = bytes.fromhex(str(info["last_irreversible_block_id"]))
-        expiration = _parse_chain_time(str(info["head_block_time"])).replace(
+        expiration = parse_chain_time(str(info["head_block_time"])).replace(
             microsecond=0
         ) + timedelta(seconds=expiration_s)
         packed = pack_transaction(
@@ -548,3 +566,9 @@ class ChainClient:
             log.debug("transaction status unavailable: %s", err)
             return None
         raise err
+
+
+def _head_age_s(info: Mapping[str, Any]) -> float:
+    """Seconds between the head block's time and the wall clock."""
+    head = parse_chain_time(str(info["head_block_time"]))
+    return (datetime.now(timezone.utc) - head).total_seconds()

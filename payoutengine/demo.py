@@ -40,7 +40,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from .amounts import Asset, Symbol, format_amount
+from . import contract as pc
+from .amounts import Asset, Symbol, format_amount, gross_up
+from .contract import ContractTables
 from .deploy import daemon_permission_actions
 from .errors import ChainError, PayoutEngineError, TransactionError
 from .keys import PrivateKey
@@ -166,7 +168,7 @@ def demo_credits() -> DemoCredits:
 def _deposit_for(needed: int, precision: int) -> int:
     """What to deposit so that, after the fee, ``needed`` is covered: rounded up to whole
     tokens, plus ten tokens of headroom."""
-    gross = -(-needed * 1000 // (1000 - FEE_PERMILLE))
+    gross = gross_up(needed, FEE_PERMILLE)
     one = 10**precision
     return (-(-gross // one) + 10) * one
 
@@ -380,17 +382,17 @@ class Demo:
             needed = sum(self.credits.valid_totals(s.name).values())
             deposit = Asset(_deposit_for(needed, s.symbol.precision), s.symbol)
             chain.fund(PAYER, deposit)
-            chain.action(
-                CONTRACT_ACCOUNT,
-                "newschedule",
-                {
-                    "payer": PAYER,
-                    "schedule_name": s.name,
-                    "tkcontract": TOKEN_ACCOUNT,
-                    "currency": str(Asset(0, s.symbol)),
-                    "memo": s.memo,
-                },
-                f"{PAYER}@active",
+            chain.push(
+                [
+                    pc.newschedule(
+                        CONTRACT_ACCOUNT,
+                        payer=PAYER,
+                        schedule=s.name,
+                        tkcontract=TOKEN_ACCOUNT,
+                        symbol=s.symbol,
+                        memo=s.memo,
+                    )
+                ]
             )
             chain.transfer(PAYER, CONTRACT_ACCOUNT, deposit, f"deposit for {s.name}")
             deposits.append(str(deposit))
@@ -646,48 +648,45 @@ class Demo:
             raise DemoError(f"The admin daemon did not stop cleanly (exit status {rc}).")
         self.say("admin daemon stopped (SIGTERM, exit 0)")
 
+    def _tables(self) -> ContractTables:
+        return ContractTables(self._chain().client, CONTRACT_ACCOUNT, page_size=1000)
+
     def _progress(self) -> _Progress:
-        client = self._chain().client
+        tables = self._tables()
         p = _Progress()
         for s in SCHEDULES:
             # Paid and outstanding both from the same rows, so one line never mixes two moments.
-            for r in client.iter_table(CONTRACT_ACCOUNT, s.name, "recipients", page_size=1000):
-                booked, paid = int(r["booked_total"]), int(r["paid_total"])
-                if booked > 0:
+            for r in tables.recipients(s.name):
+                if r.booked_total > 0:
                     p.booked += 1
-                if booked > 0 and paid == booked:
+                if r.booked_total > 0 and r.due == 0:
                     p.paid += 1
-                elif booked > paid:
+                elif r.due > 0:
                     p.outstanding += 1
-                    p.due_accounts.add(str(r["account"]))
-        for r in client.iter_table(CONTRACT_ACCOUNT, CONTRACT_ACCOUNT, "approvals", page_size=1000):
+                    p.due_accounts.add(r.account)
+        for account, approved in tables.approvals():
             p.approvals += 1
-            if int(r["approved"]):
+            if approved:
                 p.approved += 1
-                p.approved_accounts.add(str(r["account"]))
+                p.approved_accounts.add(account)
         return p
 
     # -- 5. summary -------------------------------------------------------------------------
 
     def _figures(self) -> dict[str, _ScheduleFigures]:
-        client = self._chain().client
+        tables = self._tables()
         out: dict[str, _ScheduleFigures] = {}
         for s in SCHEDULES:
             f = _ScheduleFigures()
-            rows = {
-                str(r["account"]): r
-                for r in client.iter_table(CONTRACT_ACCOUNT, s.name, "recipients", page_size=1000)
-            }
+            rows = {r.account: r for r in tables.recipients(s.name)}
             f.recipients = len(rows)
-            f.booked = sum(int(r["booked_total"]) for r in rows.values())
-            f.paid = sum(int(r["paid_total"]) for r in rows.values())
-            for r in client.iter_table(CONTRACT_ACCOUNT, s.name, "dues", page_size=1000):
-                name = str(r["account"])
-                row = rows[name]
+            f.booked = sum(r.booked_total for r in rows.values())
+            f.paid = sum(r.paid_total for r in rows.values())
+            for due in tables.dues(s.name):
+                units = rows[due.account].due
                 f.due_count += 1
-                units = int(row["booked_total"]) - int(row["paid_total"])
                 f.due_units += units
-                f.due_accounts[name] = units
+                f.due_accounts[due.account] = units
             out[s.name] = f
         return out
 
@@ -751,12 +750,13 @@ class Demo:
                 raise DemoError(f"{CONTRACT_RECIPIENT} has nothing due in {s.name} to claim.")
             before = self._balance(CONTRACT_RECIPIENT, s)
             try:
-                chain.action(
+                claim = pc.claim(
                     CONTRACT_ACCOUNT,
-                    "claim",
-                    {"schedule_name": s.name, "recipient": CONTRACT_RECIPIENT},
-                    f"{CONTRACT_RECIPIENT}@active",
+                    s.name,
+                    CONTRACT_RECIPIENT,
+                    authority=[f"{CONTRACT_RECIPIENT}@active"],
                 )
+                chain.push([claim])
             except TransactionError as exc:
                 raise DemoError(
                     f"The claim of {CONTRACT_RECIPIENT} in {s.name} was rejected: {exc.message}."
@@ -845,12 +845,9 @@ class Demo:
         return self.chain
 
     def _booked(self, schedule: str, *, paid: bool = False) -> dict[str, int]:
-        key = "paid_total" if paid else "booked_total"
         return {
-            str(r["account"]): int(r[key])
-            for r in self._chain().client.iter_table(
-                CONTRACT_ACCOUNT, schedule, "recipients", page_size=1000
-            )
+            r.account: r.paid_total if paid else r.booked_total
+            for r in self._tables().recipients(schedule)
         }
 
     def _env(self) -> dict[str, str]:

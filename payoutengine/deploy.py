@@ -11,23 +11,21 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from . import contract as pc
 from .abi import pack_abi
+from .amounts import Symbol
 from .client import ChainClient
 from .errors import ChainError, ConfigError
 from .keys import PrivateKey
 from .transactions import Action
 
 __all__ = [
-    "DAEMON_ACTIONS",
     "DeployResult",
     "add_code_permission",
     "daemon_permission_actions",
     "deploy_contract",
     "positional_args",
 ]
-
-#: the only contract actions the admin daemon signs
-DAEMON_ACTIONS = ("runpayouts", "approveacc", "unapproveacc", "wake", "denytoken")
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +36,8 @@ def daemon_permission_actions(
     admin: str, permission: str, public_key: str, *, contract: str
 ) -> list[Action]:
     """``updateauth`` creating ``admin@permission`` (child of active, one key) and a
-    ``linkauth`` of it to each of :data:`DAEMON_ACTIONS`: a key that can run the daemon and
-    nothing else. Signed by ``admin@active``."""
+    ``linkauth`` of it to each of :data:`payoutengine.contract.ADMIN_ACTIONS`: a key that
+    can run the daemon and nothing else. Signed by ``admin@active``."""
     auth = [f"{admin}@active"]
     key_auth = {
         "threshold": 1,
@@ -62,7 +60,7 @@ def daemon_permission_actions(
             auth,
             {"account": admin, "code": contract, "type": action, "requirement": permission},
         )
-        for action in DAEMON_ACTIONS
+        for action in pc.ADMIN_ACTIONS
     ]
     return actions
 
@@ -170,30 +168,25 @@ def deploy_contract(
     client.invalidate_abi(account)
     result["eosio_code_added"] = add_code_permission(client, account, keys, permission=permission)
     if admin is not None:
-        data = positional_args(abi_json, "setadmin", [admin])
-        client.push([Action(account, "setadmin", auth, data)], keys)
+        client.push([pc.setadmin(account, admin, authority=auth)], keys)
         result["admin"] = admin
     if fee_account is not None and fee_permille is not None:
         if admin is None:
             raise ConfigError("Setting the fee needs the admin account (--admin).")
-        data = positional_args(abi_json, "setfee", [fee_account, fee_permille])
-        client.push(
-            [Action(account, "setfee", [(admin, "active")], data)], list(admin_keys) or keys
-        )
+        setfee = pc.setfee(account, fee_account, fee_permille, authority=[(admin, "active")])
+        client.push([setfee], list(admin_keys) or keys)
         result["fee"] = {"account": fee_account, "permille": fee_permille}
     if allow_tokens:
         if admin is None:
             raise ConfigError("Allowing tokens needs the admin account (--admin).")
-        allowed = client.get_table_rows(account, account, "tokens", limit=1000)["rows"]
-        have = {(str(r["tkcontract"]), str(r["currency"])) for r in allowed}
+        have = {(t.tkcontract, str(t.symbol)) for t in pc.ContractTables(client, account).tokens()}
         for tkcontract, symbol in allow_tokens:
             if (tkcontract, symbol) in have:
                 continue  # deploying again: already allowed
-            data = positional_args(abi_json, "allowtoken", [tkcontract, symbol])
-            client.push(
-                [Action(account, "allowtoken", [(admin, "active")], data)],
-                list(admin_keys) or keys,
+            allow = pc.allowtoken(
+                account, tkcontract, Symbol.parse(symbol), authority=[(admin, "active")]
             )
+            client.push([allow], list(admin_keys) or keys)
         result["tokens"] = [f"{c}:{s}" for c, s in allow_tokens]
     log.info("deployed %s (code hash %s)", account, code_hash)
     return result

@@ -56,6 +56,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
+from .chaintime import naive_utc, utcnow
 from .errors import ConfigError
 
 __all__ = [
@@ -100,15 +101,6 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 VERSION_TABLE = "payoutengine_journal_version"
 #: the revision whose tables ``create_all`` made before the migrations existed
 LEGACY_REVISION = "0001"
-
-
-def utcnow() -> dt.datetime:
-    """Naive UTC, as every timestamp in the journal is stored."""
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-
-
-def naive_utc(t: dt.datetime) -> dt.datetime:
-    return t.astimezone(dt.timezone.utc).replace(tzinfo=None) if t.tzinfo is not None else t
 
 
 class JournalBase(DeclarativeBase):

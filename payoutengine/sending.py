@@ -36,6 +36,7 @@ from typing import Any
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
+from .chaintime import naive_utc, parse_chain_time
 from .client import ApiNotAvailable, ChainClient
 from .errors import ChainError, EndpointError, TransactionError
 from .journal import (
@@ -54,7 +55,7 @@ from .journal import (
 from .keys import PrivateKey
 from .transactions import Action, SignedTransaction
 
-__all__ = ["SendResult", "Sender", "Tracker", "fetch_trace", "parse_chain_time"]
+__all__ = ["SendResult", "Sender", "Tracker", "fetch_trace"]
 
 log = logging.getLogger(__name__)
 
@@ -79,13 +80,6 @@ class SendResult:
     @property
     def duplicate(self) -> bool:
         return self.trace is None
-
-
-def parse_chain_time(text: str) -> dt.datetime:
-    """A chain timestamp (``2026-11-25T13:05:00.500``) as naive UTC."""
-    base, _, frac = text.rstrip("Z").partition(".")
-    t = dt.datetime.strptime(base, "%Y-%m-%dT%H:%M:%S")
-    return t + dt.timedelta(microseconds=int(frac.ljust(6, "0")[:6] or "0"))
 
 
 def _processed(trace: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -339,7 +333,7 @@ class Tracker:
         info = self.client.get_info()
         head = int(info["head_block_num"])
         lib = int(info["last_irreversible_block_num"])
-        head_time = parse_chain_time(str(info["head_block_time"]))
+        head_time = naive_utc(parse_chain_time(str(info["head_block_time"])))
         blocks: dict[int, set[str]] = {}
 
         def txs_in(num: int) -> set[str]:

@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .abi import NATIVE_ABI, Abi
+from .chaintime import parse_chain_time
 from .errors import AbiError
 from .keys import PrivateKey
 
@@ -147,9 +148,7 @@ class SignedTransaction:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> SignedTransaction:
-        exp = datetime.strptime(str(data["expiration"]), "%Y-%m-%dT%H:%M:%S").replace(
-            tzinfo=timezone.utc
-        )
+        exp = parse_chain_time(str(data["expiration"]))
         trx = cls(
             packed_trx=str(data["packed_trx"]),
             signatures=[str(s) for s in data["signatures"]],

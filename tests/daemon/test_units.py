@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from daemon.config import load_config
-from daemon.contract import transfers_in_trace
 from daemon.metrics import Metrics
 from daemon.payouts import CountController
 from payoutengine.errors import ConfigError
 from payoutengine.keys import PrivateKey
 from payoutengine.logs import JsonFormatter
+from payoutengine.traces import transfers_in_trace
 
 MINIMAL = '[chain]\nendpoints = ["http://127.0.0.1:8888"]\n[admin]\naccount = "pe.admin"\n'
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
@@ -14,6 +12,7 @@ from payoutengine.client import ChainClient
 from payoutengine.errors import EndpointError, TransactionError
 from payoutengine.localchain import DEV_KEY, DEV_PUBLIC_KEY, TOKEN_ACCOUNT, LocalChain
 from payoutengine.transactions import Action, SignedTransaction
+from tests.fake_endpoints import STALE_CODE_HASH, BadGateway, StaleNode, serve, url_of
 from tests.node.conftest import unique_name
 
 
@@ -68,13 +67,12 @@ def test_transfer_moves_exact_amounts(
 ) -> None:
     c = local_chain.client
     to = new_account("r")
-    assert not c.get_balance_row_exists(TOKEN_ACCOUNT, to, "TST")
+    assert c.get_balance(TOKEN_ACCOUNT, to, "TST") is None
     result = c.push([_transfer(funded, to, "1.2345 TST", "pay")], [DEV_KEY])
     assert result["processed"]["receipt"]["status"] == "executed"
     assert c.get_balance(TOKEN_ACCOUNT, funded, "TST") == Asset.parse("98.7655 TST")
     assert c.get_balance(TOKEN_ACCOUNT, to, "TST") == Asset.parse("1.2345 TST")
-    assert c.get_balance_row_exists(TOKEN_ACCOUNT, to, "TST")
-    assert not c.get_balance_row_exists(TOKEN_ACCOUNT, to, "PAY")
+    assert c.get_balance(TOKEN_ACCOUNT, to, "PAY") is None
 
 
 def test_node_decodes_our_packing(local_chain: LocalChain, funded: str) -> None:
@@ -212,27 +210,10 @@ def test_failover_from_dead_endpoint(local_chain: LocalChain) -> None:
         assert c.rpc_bytes > 0
 
 
-class _Gateway(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:  # noqa: N802
-        self.send_response(502)
-        self.send_header("Content-Type", "text/html")
-        self.end_headers()
-        self.wfile.write(b"<html>bad gateway</html>")
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
 def bad_gateway() -> Iterator[str]:
-    server = HTTPServer(("127.0.0.1", 0), _Gateway)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve(BadGateway) as server:
+        yield url_of(server)
 
 
 def test_failover_from_failing_gateway(local_chain: LocalChain, bad_gateway: str) -> None:
@@ -279,3 +260,30 @@ def test_abi_cache(local_chain: LocalChain) -> None:
     c.get_abi(TOKEN_ACCOUNT)
     assert c.rpc_calls == calls + 1
     assert c.get_abi("pe.admin") == {}
+
+
+@pytest.fixture
+def stale_node(local_chain: LocalChain) -> Iterator[str]:
+    with serve(StaleNode, chain_id=local_chain.client.chain_id) as server:
+        yield url_of(server)
+
+
+def test_a_stale_head_is_passed_over_for_a_healthy_endpoint(
+    local_chain: LocalChain, stale_node: str
+) -> None:
+    with ChainClient([stale_node, local_chain.url], timeout=2.0, max_head_age_s=10.0) as c:
+        assert c.get_code_hash("eosio.token") != STALE_CODE_HASH
+        assert c.health().endpoint == local_chain.url
+        info = c.get_info()
+        assert int(info["head_block_num"]) > 7
+        health = c.health()
+        assert health.ok and health.endpoint == local_chain.url
+
+
+def test_a_stale_head_answers_when_no_endpoint_is_healthy(stale_node: str) -> None:
+    dead = _free_dead_url()
+    with ChainClient([dead, stale_node], timeout=2.0, max_head_age_s=10.0) as c:
+        assert c.get_code_hash("eosio.token") == STALE_CODE_HASH  # a stale answer beats none
+        health = c.health()
+    assert not health.ok and health.endpoint == stale_node
+    assert "head block is" in health.problems[0] and "old" in health.problems[0]

@@ -103,7 +103,7 @@ class Payer:
         return deposited - dues
 
     def has_balance_row(self, account: str) -> bool:
-        return self.chain.client.get_balance_row_exists("eosio.token", account, "TST")
+        return self.chain.client.get_balance("eosio.token", account, "TST") is not None
 
     def config(
         self,

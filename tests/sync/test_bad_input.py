@@ -239,3 +239,26 @@ def test_capped_topup_deposit(
     assert r2.topup == -(-missing * 1000 // 995)
     assert payer.booked() == {a: 100_000, b: 200_000}
     assert 0 <= payer.free() < 10
+
+
+def test_credits_summing_beyond_int64_reject_that_recipient_only(
+    payer: Payer, accounts: Callable[[int], list[str]], db_url: str, state_url: str
+) -> None:
+    """Two credits of 2^62 each fit the ledger's BIGINT column, but their sum (2^63) does not
+    fit a 64-bit integer: that recipient is reported, everyone else is booked — on SQLite as on
+    PostgreSQL."""
+    payer.deposit("10.0000 TST")
+    good = accounts(3)
+    credit = ledger(db_url)
+    credit(*[(n, 1_000 + i) for i, n in enumerate(good)])
+    credit(("big.spender", 1 << 62), ("big.spender", 1 << 62), (good[0], 5))
+    r = syncer(payer.config(db_url, state_url)).sync()
+    total = 1 << 63
+    assert r.problems() == [
+        (
+            "rejected row",
+            f"recipient 'big.spender': sum of credits {total}",
+            f"the total {total} exceeds the largest asset amount (2^62 - 1)",
+        )
+    ]
+    assert payer.booked() == {n: 1_000 + i + (5 if i == 0 else 0) for i, n in enumerate(good)}

@@ -9,6 +9,7 @@ from payoutengine.amounts import (
     Asset,
     Symbol,
     format_amount,
+    gross_up,
     parse_amount,
     symbol_code_from_raw,
     symbol_code_to_raw,
@@ -137,3 +138,17 @@ def test_asset_rejects_float_and_mixing() -> None:
         Asset(1.5, Symbol("TST", 4))  # type: ignore[arg-type]
     with pytest.raises(AmountError):
         Asset.parse("1.0000 TST") + Asset.parse("1.00000000 PAY")
+
+
+@pytest.mark.parametrize("fee_permille", [0, 1, 5, 123, 999])
+@pytest.mark.parametrize("net", [0, 1, 7, 995, 1_000_000, 4_611_686_018_427_387_903])
+def test_gross_up_leaves_net_after_the_fee(net: int, fee_permille: int) -> None:
+    def left(deposit: int, *, fee_rounded_up: bool = True) -> int:
+        """What stays with the contract after the fee."""
+        if fee_rounded_up:
+            return deposit - -(-deposit * fee_permille // 1000)
+        return deposit - deposit * fee_permille // 1000
+
+    gross = gross_up(net, fee_permille)
+    assert left(gross) >= net and left(gross, fee_rounded_up=False) >= net
+    assert gross == 0 or left(gross - 1) < net  # the smallest such deposit

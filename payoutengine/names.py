@@ -1,4 +1,7 @@
-"""Account names: what the chain accepts as an existing account's name."""
+"""Account names: what the chain accepts as an existing account's name.
+
+(Names in general — actions, tables, permissions — may have a 13th character; an account's
+may not. :func:`payoutengine.abi.name_to_int` encodes either kind.)"""
 
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ def name_problem(value: object) -> str | None:
     with a dot (a trailing dot would make it a different name on chain).
     """
     if not isinstance(value, str):
-        return f"it is a {type(value).__name__}, not text"
+        return f"it is not text but {type(value).__name__}"
     if value == "":
         return "it is empty"
     if len(value) > 12:
