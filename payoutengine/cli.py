@@ -117,19 +117,27 @@ _abi_option = click.option(
 )
 @_wasm_option
 @_abi_option
-def chain_up(data_dir: Path, port: int | None, wasm: Path, abi: Path) -> None:
+@click.option(
+    "--profile",
+    type=click.Choice(["dev", "eos", "wax", "telos"]),
+    default="dev",
+    show_default=True,
+    help="The chain to imitate: dev (eosio.bios, unlimited resources) or a mainnet's system "
+    "contract, parameters and resource model (docs/operations.md, 'Local chain profiles').",
+)
+def chain_up(data_dir: Path, port: int | None, wasm: Path, abi: Path, profile: str) -> None:
     """Start a fresh local chain and bootstrap it (tokens TST and PAY, the contract)."""
     from .localchain import (
         ADMIN_ACCOUNT,
         CONTRACT_ACCOUNT,
         FEE_ACCOUNT,
-        LocalChain,
     )
+    from .systemchain import ProfileChain
 
     for path, what in ((wasm, "contract wasm"), (abi, "contract ABI")):
         if not path.is_file():
             raise ConfigError(f"The {what} {path} does not exist; run scripts/bootstrap first.")
-    node = LocalChain(data_dir, port=port)
+    node = ProfileChain(data_dir, port=port, profile=profile)
     node.start()
     try:
         node.bootstrap(wasm, abi)
@@ -139,6 +147,8 @@ def chain_up(data_dir: Path, port: int | None, wasm: Path, abi: Path) -> None:
     click.echo(f"endpoint: {node.url}")
     click.echo(f"chain id: {node.client.chain_id}")
     click.echo(f"contract: {CONTRACT_ACCOUNT} (admin {ADMIN_ACCOUNT}, fees to {FEE_ACCOUNT})")
+    if node.profile.system:
+        click.echo(f"profile: {profile} (core token {node.profile.core_symbol})")
     click.echo(f"node log: {node.log_path}")
     click.echo("stop it with: payoutengine chain down" + _dir_arg(data_dir))
 
