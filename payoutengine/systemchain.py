@@ -10,8 +10,10 @@ development chain. With ``eos``, ``wax`` or ``telos`` its bootstrap is:
    PAY issued to ``eosio``; eosio.msig and eosio.wrap (privileged);
 3. eosio.system on ``eosio``, ``init`` with the core symbol, ``setparams`` with the
    profile's consensus parameters; on EOS ``cfgpowerup`` with mainnet's market;
-4. ``pe.voter`` stakes the profile's ``voter_stake`` and votes through the proxy
-   ``pe.proxy`` (so producers can be voted in and REX opened: PowerUp fees go to REX);
+4. ``pe.voter`` stakes the profile's ``voter_stake`` (a mainnet's mass of stake); ``pe.rex``
+   votes through the proxy ``pe.proxy`` and opens REX (PowerUp fees go to REX). That first
+   vote activates the chain; the same transaction registers the :attr:`producers` of a
+   LocalNet and ``pe.voter`` votes them in, so they are scheduled at the next block;
 5. the engine's accounts (``payoutengine``, ``pe.admin``, ``pe.fees``) are created as on
    mainnet — ``newaccount`` + ``buyrambytes`` (+ ``delegatebw`` on WAX/Telos) — and given
    what their bootstrap needs: a day of PowerUp on EOS, a stake on WAX and Telos;
@@ -49,6 +51,7 @@ from .transactions import Action
 
 __all__ = [
     "PROXY_ACCOUNT",
+    "REX_ACCOUNT",
     "SYSTEM_ACCOUNTS",
     "VOTER_ACCOUNT",
     "ProfileChain",
@@ -71,10 +74,13 @@ SYSTEM_ACCOUNTS: tuple[str, ...] = (
     "eosio.reserv",
     "eosio.wrap",
 )
-#: Stakes the profile's ``voter_stake``, votes through :data:`PROXY_ACCOUNT`, holds REX.
+#: Stakes the profile's ``voter_stake`` (a mainnet's mass of stake, so that small stakes are
+#: small shares); votes the producers of a LocalNet in.
 VOTER_ACCOUNT = "pe.voter"
-#: A registered proxy: votes the local producers in with the voter's stake.
+#: A registered proxy, voted for by :data:`REX_ACCOUNT`.
 PROXY_ACCOUNT = "pe.proxy"
+#: Holds REX (PowerUp fees are channelled to REX, which must exist); votes through the proxy.
+REX_ACCOUNT = "pe.rex"
 #: REX bought by the voter at bootstrap (PowerUp fees are channelled to REX, which must exist).
 _REX_DEPOSIT = "1000000"
 #: The largest fee the bootstrap pays for one PowerUp (in whole core tokens).
@@ -111,6 +117,10 @@ class ProfileChain(LocalChain):
             args += ["--max-transaction-time", str(_NODE_MAX_TRANSACTION_TIME_MS)]
         super().__init__(data_dir, port=port, host=host, extra_args=args)
         self.profile = chosen
+        #: producers to register and vote in at bootstrap (a LocalNet sets them); the
+        #: transaction that activates the chain must carry them, or the system contract
+        #: schedules nobody and waits a minute before looking again.
+        self.producers: list[str] = []
 
     # -- accounts -------------------------------------------------------------------------
 
@@ -312,43 +322,75 @@ class ProfileChain(LocalChain):
         net, cpu = profile.voter_stake
         self.push(
             self.new_account_actions(
-                [VOTER_ACCOUNT, PROXY_ACCOUNT], ram_bytes=16 * 1024, stake=("", "")
+                [VOTER_ACCOUNT, PROXY_ACCOUNT, REX_ACCOUNT], ram_bytes=16 * 1024, stake=("", "")
             )
         )
+        producers = sorted(self.producers)
+        if producers:
+            self.push(self.new_account_actions(producers, ram_bytes=16 * 1024))
         rex = profile.core(_REX_DEPOSIT)
+        one = profile.core("1")
         self.push(
             [
+                # transfer: the stake is the voter's own (it votes with it).
+                self._delegatebw("eosio", VOTER_ACCOUNT, net, cpu, transfer=True),
                 Action(
                     TOKEN_ACCOUNT,
                     "transfer",
                     ["eosio@active"],
-                    {"from": "eosio", "to": VOTER_ACCOUNT, "quantity": rex, "memo": "rex"},
+                    {"from": "eosio", "to": REX_ACCOUNT, "quantity": rex, "memo": "rex"},
                 ),
-                # transfer: the stake is the voter's own (it votes with it).
-                self._delegatebw("eosio", VOTER_ACCOUNT, net, cpu, transfer=True),
+                self._delegatebw("eosio", REX_ACCOUNT, one, one, transfer=True),
                 Action(
                     "eosio",
                     "regproxy",
                     [f"{PROXY_ACCOUNT}@active"],
                     {"proxy": PROXY_ACCOUNT, "isproxy": True},
                 ),
+                *(
+                    Action(
+                        "eosio",
+                        "regproducer",
+                        [f"{name}@active"],
+                        {
+                            "producer": name,
+                            "producer_key": DEV_PUBLIC_KEY,
+                            "url": f"http://{name}.local",
+                            "location": 0,
+                        },
+                    )
+                    for name in producers
+                ),
+                *(
+                    [
+                        Action(
+                            "eosio",
+                            "voteproducer",
+                            [f"{VOTER_ACCOUNT}@active"],
+                            {"voter": VOTER_ACCOUNT, "proxy": "", "producers": producers},
+                        )
+                    ]
+                    if producers
+                    else []
+                ),
+                # REX holders must vote (for 21 producers or through a proxy).
                 Action(
                     "eosio",
                     "voteproducer",
-                    [f"{VOTER_ACCOUNT}@active"],
-                    {"voter": VOTER_ACCOUNT, "proxy": PROXY_ACCOUNT, "producers": []},
+                    [f"{REX_ACCOUNT}@active"],
+                    {"voter": REX_ACCOUNT, "proxy": PROXY_ACCOUNT, "producers": []},
                 ),
                 Action(
                     "eosio",
                     "deposit",
-                    [f"{VOTER_ACCOUNT}@active"],
-                    {"owner": VOTER_ACCOUNT, "amount": rex},
+                    [f"{REX_ACCOUNT}@active"],
+                    {"owner": REX_ACCOUNT, "amount": rex},
                 ),
                 Action(
                     "eosio",
                     "buyrex",
-                    [f"{VOTER_ACCOUNT}@active"],
-                    {"from": VOTER_ACCOUNT, "amount": rex},
+                    [f"{REX_ACCOUNT}@active"],
+                    {"from": REX_ACCOUNT, "amount": rex},
                 ),
             ]
         )
