@@ -8,17 +8,20 @@ dropped by the winning fork and the transaction is in no block of the final chai
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from payoutengine.client import ChainClient
 from payoutengine.errors import ConfigError
 from payoutengine.localchain import TOKEN_ACCOUNT, process_group_alive
 from payoutengine.localnet import LocalNet, NetNode
 from payoutengine.transactions import Action
-from tests.conftest import CONTRACT_ABI, CONTRACT_WASM
+from tests.conftest import CONTRACT_ABI, CONTRACT_WASM, register_process_group
+from tests.node.test_localchain import _cli
 
 #: 4 producers: a majority of 3 reaches the 2/3+1 quorum and keeps finalizing blocks while one
 #: producer is cut off, so the fork choice (highest LIB, then length) is never a coin toss.
@@ -169,3 +172,35 @@ def test_stopped_node_restarts_and_catches_up(local_net: LocalNet) -> None:
 def test_dev_profile_cannot_run_a_network(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="needs a system profile"):
         LocalNet(tmp_path, producers=3, profile="dev")
+
+
+def test_cli_chain_up_producers_and_down(tmp_path: Path) -> None:
+    data_dir = tmp_path / "cli-net"
+    up = _cli("chain", "up", "--data-dir", str(data_dir), "--profile", "wax", "--producers", "2")
+    pids = []
+    for i in range(2):
+        state = data_dir / f"node{i}" / "node.json"
+        if state.exists():
+            pids.append(json.loads(state.read_text())["pid"])
+            register_process_group(pids[-1])
+    try:
+        assert up.returncode == 0, up.stderr
+        urls = [
+            ln.split(": ", 1)[1].split(" ")[0]
+            for ln in up.stdout.splitlines()
+            if ln.startswith("node ")
+        ]
+        assert len(urls) == 2 and len(pids) == 2
+        with ChainClient([urls[1]]) as client:
+            sched = client.call("/v1/chain/get_producer_schedule", {})
+            assert sorted(p["producer_name"] for p in sched["active"]["producers"]) == [
+                "bpa",
+                "bpb",
+            ]
+    finally:
+        down = _cli("chain", "down", "--data-dir", str(data_dir))
+    assert down.returncode == 0 and "local network stopped" in down.stdout, down.stderr
+    assert not any(process_group_alive(p) for p in pids)
+    refused = _cli("chain", "up", "--data-dir", str(tmp_path / "x"), "--producers", "2")
+    assert refused.returncode == 1
+    assert refused.stderr.startswith("ConfigError: --producers needs a system profile")
