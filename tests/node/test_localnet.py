@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 
 from payoutengine.client import ChainClient
-from payoutengine.errors import ConfigError
 from payoutengine.localchain import TOKEN_ACCOUNT, process_group_alive
 from payoutengine.localnet import LocalNet, NetNode
 from payoutengine.transactions import Action
@@ -169,14 +168,9 @@ def test_stopped_node_restarts_and_catches_up(local_net: LocalNet) -> None:
     assert int(_info(node)["head_block_num"]) > head
 
 
-def test_dev_profile_cannot_run_a_network(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="needs a system profile"):
-        LocalNet(tmp_path, producers=3, profile="dev")
-
-
 def test_cli_chain_up_producers_and_down(tmp_path: Path) -> None:
     data_dir = tmp_path / "cli-net"
-    up = _cli("chain", "up", "--data-dir", str(data_dir), "--profile", "wax", "--producers", "2")
+    up = _cli("chain", "up", "--data-dir", str(data_dir), "--producers", "2")  # dev profile
     pids = []
     for i in range(2):
         state = data_dir / f"node{i}" / "node.json"
@@ -201,6 +195,3 @@ def test_cli_chain_up_producers_and_down(tmp_path: Path) -> None:
         down = _cli("chain", "down", "--data-dir", str(data_dir))
     assert down.returncode == 0 and "local network stopped" in down.stdout, down.stderr
     assert not any(process_group_alive(p) for p in pids)
-    refused = _cli("chain", "up", "--data-dir", str(tmp_path / "x"), "--producers", "2")
-    assert refused.returncode == 1
-    assert refused.stderr.startswith("ConfigError: --producers needs a system profile")
