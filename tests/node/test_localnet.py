@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,7 +19,7 @@ from payoutengine.client import ChainClient
 from payoutengine.localchain import TOKEN_ACCOUNT, process_group_alive
 from payoutengine.localnet import LocalNet, NetNode
 from payoutengine.transactions import Action
-from tests.conftest import CONTRACT_ABI, CONTRACT_WASM, register_process_group
+from tests.conftest import register_process_group
 from tests.node.test_localchain import _cli
 
 #: 4 producers: a majority of 3 reaches the 2/3+1 quorum and keeps finalizing blocks while one
@@ -28,16 +28,8 @@ PRODUCERS = 4
 
 
 @pytest.fixture(scope="module")
-def local_net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNet]:
-    net = LocalNet(tmp_path_factory.mktemp("localnet"), producers=PRODUCERS, profile="eos")
-    net.start(CONTRACT_WASM, CONTRACT_ABI)
-    pids = [n.pid for n in net.nodes]
-    try:
-        yield net
-    finally:
-        net.stop()
-    for pid in pids:
-        assert pid is not None and not process_group_alive(pid), f"node {pid} survived"
+def local_net(local_net_factory: Callable[..., LocalNet]) -> LocalNet:
+    return local_net_factory(producers=PRODUCERS, profile="eos")
 
 
 def _wait(what: str, cond: Callable[[], bool], timeout_s: float) -> None:
