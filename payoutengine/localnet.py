@@ -20,9 +20,10 @@ wheel's eosio.bios ``setprods`` is accepted but changes nothing).
 
 Legacy (pre-Savanna) DPoS finality: a block is irreversible once 2/3+1 of the producers built
 on it, so with N producers, stopping ``N - floor(2N/3)`` of them holds the last irreversible
-block back (:meth:`LocalNet.hold_lib`). With 3 producers, a partition {one} / {two others} forks
-the chain: each side produces in its own slots, the two-producer side grows twice as fast, and
-on healing the longer fork wins and the other side's blocks are dropped.
+block back (:meth:`LocalNet.hold_lib`). A partition forks the chain: each side produces in its
+own producers' slots. Leap 4 prefers the fork with the higher LIB, then the longer one; with 4
+producers, a side of 3 keeps finalizing blocks while the one cut off cannot, so on healing the
+majority's fork wins and the minority's blocks are dropped (``tests/node/test_localnet.py``).
 """
 
 from __future__ import annotations
@@ -271,9 +272,9 @@ class LocalNet:
         *,
         timeout_s: float = 120.0,
     ) -> None:
-        """Start node 0 and bootstrap it (with the contract when given), start the others
-        (they sync over p2p), put the N producers in the schedule and wait until it is
-        active and each node's head follows it. Everything started is stopped on failure."""
+        """Start every node (the others sync node 0's blocks over p2p), bootstrap the chain on
+        node 0 (with the contract when given), put the N producers in the schedule and wait
+        until it is active and the nodes agree. Everything started is stopped on failure."""
         self.base_dir.mkdir(parents=True, exist_ok=True)
         try:
             first = self.nodes[0]
@@ -423,7 +424,9 @@ class LocalNet:
         """Start a stopped node again on its data, ports and peers; it syncs over p2p."""
         node = self.nodes[index]
         node.start(fresh=False, timeout_s=timeout_s)
-        self._cut = {(a, b) for a, b in self._cut if index not in (a, b)}
+        # It dials its configured peers again: the links it dialled are no longer cut. Links
+        # the others dialled to it and that partition() cut stay cut until heal().
+        self._cut = {(a, b) for a, b in self._cut if a != index}
         self._write_state()
 
     def lib_quorum(self) -> int:

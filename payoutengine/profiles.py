@@ -72,12 +72,14 @@ class ChainProfile:
         params: the consensus parameters pushed with ``eosio::setparams``.
         new_account_ram_bytes: RAM bought for an account the local chain creates.
         new_account_stake: (NET, CPU) staked to a new account by its creator (stake model).
+        engine_ram_bytes: RAM bought for ``pe.admin`` and ``pe.fees`` (``payoutengine`` buys
+            what its code needs on top).
         engine_stake: (NET, CPU) staked to the engine's accounts at bootstrap (stake model).
         engine_powerup_frac: the share of the PowerUp market (10^15 = 100 %) bought for each
             engine account at bootstrap (powerup model), for one day.
-        voter_stake: staked by the ``pe.voter`` account at bootstrap: it makes small stakes
-            small and votes producers in (system contract: 150,000,000.0000 raw units of the
-            core token must be staked before producers can be voted in).
+        voter_stake: (NET, CPU) staked by ``pe.voter`` at bootstrap: a mainnet's mass of
+            stake, so that small stakes are small shares; a LocalNet votes its producers in
+            with it.
         powerup: ``eosio::cfgpowerup`` arguments (powerup model).
         source: where the numbers come from (docs/operations.md names it too).
     """
