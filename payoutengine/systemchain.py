@@ -29,11 +29,12 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import TransactionError
+from .errors import ChainError, TransactionError
 from .localchain import (
     ADMIN_ACCOUNT,
     CONTRACT_ACCOUNT,
@@ -434,3 +435,16 @@ class ProfileChain(LocalChain):
                 {"tkcontract": TOKEN_ACCOUNT, "currency": self.profile.core_symbol},
                 f"{ADMIN_ACCOUNT}@active",
             )
+        if self.profile.system:
+            # New resource weights count from the end of a block: until then get_account
+            # reports the engine's CPU/NET as unlimited (-1). Return with them in force.
+            self.wait_blocks(2)
+
+    def wait_blocks(self, count: int = 1, *, timeout_s: float = 10.0) -> None:
+        """Wait until the head is ``count`` blocks further than now."""
+        target = int(self.client.get_info()["head_block_num"]) + count
+        deadline = time.monotonic() + timeout_s
+        while int(self.client.get_info()["head_block_num"]) < target:
+            if time.monotonic() > deadline:
+                raise ChainError(f"The local chain produced no block for {timeout_s:.0f} s.")
+            time.sleep(0.1)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -30,9 +29,7 @@ SYSTEM_PROFILES = [pytest.param(name, id=name) for name in ("eos", "wax", "telos
 
 def _next_block(chain: ProfileChain) -> None:
     """Resource limit changes take effect at the end of a block: wait for one more."""
-    head = int(chain.client.get_info()["head_block_num"])
-    while int(chain.client.get_info()["head_block_num"]) <= head + 1:
-        time.sleep(0.1)
+    chain.wait_blocks(2)
 
 
 @pytest.mark.parametrize("profile_chain", SYSTEM_PROFILES, indirect=True)
