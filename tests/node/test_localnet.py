@@ -9,6 +9,7 @@ dropped by the winning fork and the transaction is in no block of the final chai
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +22,8 @@ from payoutengine.localnet import LocalNet, NetNode
 from payoutengine.transactions import Action
 from tests.conftest import register_process_group
 from tests.node.test_localchain import _cli
+
+log = logging.getLogger(__name__)
 
 #: 4 producers: a majority of 3 reaches the 2/3+1 quorum and keeps finalizing blocks while one
 #: producer is cut off, so the fork choice (highest LIB, then length) is never a coin toss.
@@ -111,6 +114,15 @@ def test_microfork_drops_a_transaction(local_net: LocalNet) -> None:
     # The minority's block is gone: the same height holds another block on every node.
     for node in nodes:
         assert node.client.get_block(block_num)["id"] != block_id, node.index
+    log.info(
+        "transaction %s was in block %d (%s) of %s; block %d is now %s",
+        signed.id,
+        block_num,
+        block_id,
+        producer,
+        block_num,
+        majority[0].client.get_block(block_num)["id"],
+    )
     # The transaction is in no block of the final chain, and did not move any token.
     head = int(_info(majority[0])["head_block_num"])
     for num in range(max(1, block_num - 2 * 12), head + 1):
