@@ -190,20 +190,40 @@ _abi_option = click.option(
 )
 @_wasm_option
 @_abi_option
-def chain_up(data_dir: Path, port: int | None, wasm: Path, abi: Path) -> None:
+@click.option(
+    "--profile",
+    type=click.Choice(["dev", "eos", "wax", "telos"]),
+    default="dev",
+    show_default=True,
+    help="The chain to imitate: dev (eosio.bios, unlimited resources) or a mainnet's system "
+    "contract, parameters and resource model (docs/operations.md, 'Local chain profiles').",
+)
+@click.option(
+    "--producers",
+    type=click.IntRange(1, 21),
+    default=1,
+    show_default=True,
+    help="Producer nodes, each its own nodeos with p2p on loopback (--port is then node 0's).",
+)
+def chain_up(
+    data_dir: Path, port: int | None, wasm: Path, abi: Path, profile: str, producers: int
+) -> None:
     """Start a fresh local chain and bootstrap it (tokens TST and PAY, the contract)."""
     _needs_localchain()
     from .localchain import (
         ADMIN_ACCOUNT,
         CONTRACT_ACCOUNT,
         FEE_ACCOUNT,
-        LocalChain,
     )
+    from .systemchain import ProfileChain
 
     for path, what in ((wasm, "contract wasm"), (abi, "contract ABI")):
         if not path.is_file():
             raise ConfigError(f"The {what} {path} does not exist; run scripts/bootstrap first.")
-    node = LocalChain(data_dir, port=port)
+    if producers > 1:
+        _net_up(data_dir, port, wasm, abi, profile, producers)
+        return
+    node = ProfileChain(data_dir, port=port, profile=profile)
     node.start()
     try:
         node.bootstrap(wasm, abi)
@@ -213,7 +233,27 @@ def chain_up(data_dir: Path, port: int | None, wasm: Path, abi: Path) -> None:
     click.echo(f"endpoint: {node.url}")
     click.echo(f"chain id: {node.client.chain_id}")
     click.echo(f"contract: {CONTRACT_ACCOUNT} (admin {ADMIN_ACCOUNT}, fees to {FEE_ACCOUNT})")
+    if node.profile.system:
+        click.echo(f"profile: {profile} (core token {node.profile.core_symbol})")
     click.echo(f"node log: {node.log_path}")
+    click.echo("stop it with: payoutengine chain down" + _dir_arg(data_dir))
+
+
+def _net_up(
+    data_dir: Path, port: int | None, wasm: Path, abi: Path, profile: str, producers: int
+) -> None:
+    from .localchain import CONTRACT_ACCOUNT
+    from .localnet import LocalNet
+
+    net = LocalNet(data_dir, producers=producers, profile=profile)
+    net.nodes[0].port = port
+    net.start(wasm, abi)
+    for node in net.nodes:
+        click.echo(
+            f"node {node.index}: {node.url} (producer {node.producer}, p2p {node.p2p_address})"
+        )
+    click.echo(f"chain id: {net.nodes[0].client.chain_id}")
+    click.echo(f"contract: {CONTRACT_ACCOUNT}; profile: {profile}")
     click.echo("stop it with: payoutengine chain down" + _dir_arg(data_dir))
 
 
@@ -227,8 +267,12 @@ def _dir_arg(data_dir: Path) -> str:
 def chain_down(data_dir: Path) -> None:
     """Stop the local chain started from this data directory."""
     from .localchain import LocalChain
+    from .localnet import LocalNet
 
-    if LocalChain(data_dir).stop():
+    stopped_net = LocalNet.stop_dir(data_dir)
+    if stopped_net is not None:
+        click.echo("local network stopped" if stopped_net else "no node of the network was running")
+    elif LocalChain(data_dir).stop():
         click.echo("local chain stopped")
     else:
         click.echo("no local chain is running from " + str(data_dir))

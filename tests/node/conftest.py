@@ -10,6 +10,16 @@ stops it. The object it yields is the LocalChain: ``.url``, ``.client`` (a Chain
 
 ``new_account`` creates a fresh account with a unique name on that chain.
 
+``local_chain_factory(profile)`` (session scope) gives a chain booted with a profile
+(``dev``, ``eos``, ``wax``, ``telos``: see payoutengine.profiles), one per profile, started on
+first use and stopped at the end of the session. ``profile_chain`` is the same for an indirect
+parametrization: ``@pytest.mark.parametrize("profile_chain", ["eos", "wax"], indirect=True)``.
+
+``local_net_factory(producers=4, profile="eos")`` (module scope) starts a bootstrapped
+multi-producer network (payoutengine.localnet.LocalNet: ``partition``/``heal``,
+``stop_node``/``restart_node``, ``hold_lib``) and stops every one it started at the end of the
+module.
+
 At the end of the session every node started by this process — by the fixture, by tests, or by
 ``payoutengine chain up`` subprocesses registered with :func:`register_node_pid` — must be gone;
 a survivor is killed and fails the session.
@@ -24,6 +34,8 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from payoutengine.localchain import LocalChain, process_group_alive
+from payoutengine.localnet import LocalNet
+from payoutengine.systemchain import ProfileChain
 from tests.conftest import CONTRACT_ABI, CONTRACT_WASM
 
 _names = itertools.count(1)
@@ -76,3 +88,60 @@ def new_account(local_chain: LocalChain) -> Callable[..., str]:
         return name
 
     return make
+
+
+@pytest.fixture(scope="session")
+def local_chain_factory(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Callable[[str], ProfileChain]]:
+    """``local_chain_factory(profile) -> ProfileChain``: one bootstrapped chain per profile."""
+    chains: dict[str, ProfileChain] = {}
+
+    def make(profile: str = "dev") -> ProfileChain:
+        if profile not in chains:
+            chain = ProfileChain(tmp_path_factory.mktemp(f"chain-{profile}"), profile=profile)
+            chains[profile] = chain
+            chain.start()
+            chain.bootstrap(CONTRACT_WASM, CONTRACT_ABI)
+        return chains[profile]
+
+    try:
+        yield make
+    finally:
+        pids = [c.pid for c in chains.values() if c.pid is not None]
+        for chain in chains.values():
+            chain.stop()
+        for pid in pids:
+            assert not group_alive(pid), f"the local node (pid {pid}) survived stop()"
+
+
+@pytest.fixture
+def profile_chain(
+    request: pytest.FixtureRequest, local_chain_factory: Callable[[str], ProfileChain]
+) -> ProfileChain:
+    """The chain of the profile named by an indirect parametrization (default ``dev``)."""
+    return local_chain_factory(getattr(request, "param", "dev"))
+
+
+@pytest.fixture(scope="module")
+def local_net_factory(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Callable[..., LocalNet]]:
+    """``local_net_factory(producers=4, profile="eos") -> LocalNet``, started and bootstrapped
+    with the contract; every network is stopped at the end of the module."""
+    nets: list[LocalNet] = []
+
+    def make(producers: int = 4, profile: str = "eos") -> LocalNet:
+        net = LocalNet(tmp_path_factory.mktemp("localnet"), producers=producers, profile=profile)
+        nets.append(net)
+        net.start(CONTRACT_WASM, CONTRACT_ABI)
+        return net
+
+    try:
+        yield make
+    finally:
+        pids = [n.pid for net in nets for n in net.nodes if n.pid is not None]
+        for net in nets:
+            net.stop()
+        for pid in pids:
+            assert not group_alive(pid), f"the local node (pid {pid}) survived stop()"
