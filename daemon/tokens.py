@@ -18,6 +18,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from payoutengine.amounts import symbol_code_from_raw
+from payoutengine.contract import Msg
 from payoutengine.errors import TransactionError
 
 from .contract import ContractView
@@ -80,12 +81,15 @@ class TokenGuard:
             try:
                 res = self.sender.send("denytoken", {"tkcontract": tkcontract, "currency": symbol})
             except TransactionError as e:
-                if "token is not allowed" not in e.message:  # already suspended: fine
+                if e.message != Msg.TOKEN_NOT_ALLOWED:  # not allowed: already suspended, fine
+                    # Still the token's fault: nobody is unapproved for it. Payouts that reach
+                    # its schedules keep failing until the admin runs denytoken.
                     log.error(
-                        "could not suspend a failing token",
+                        "a token's own transfer fails and it could not be suspended: run "
+                        "denytoken, and link the daemon's permission to it "
+                        "(docs/operations.md, A dedicated permission)",
                         extra={"token": token, "error": e.message},
                     )
-                    return False
                 continue
             self.metrics.tokens_suspended.labels(token).inc()
             log.error(

@@ -151,7 +151,12 @@ class WakeJob:
             try:
                 res = self.sender.send("wake", {"schedule_name": schedule, "accounts": batch})
             except TransactionError as e:
-                log.error("wake was rejected", extra={"error": e.message, "schedule": schedule})
+                hint = ""
+                if "irrelevant authority" in e.message:
+                    hint = "; link the daemon's permission to wake (docs/operations.md)"
+                log.error(
+                    "wake was rejected" + hint, extra={"error": e.message, "schedule": schedule}
+                )
                 return
             log.info(
                 "wake", extra={"tx_id": res.tx_id, "schedule": schedule, "accounts": len(batch)}
