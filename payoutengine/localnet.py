@@ -152,6 +152,10 @@ class NetNode(ProfileChain):
     def p2p_address(self) -> str:
         return f"{self.host}:{self.p2p_port}"
 
+    def _p2p_ports(self) -> set[int]:
+        # Its p2p endpoint is put in by _node_args, not extra_args: not the HTTP port.
+        return {self.p2p_port}
+
     def _node_args(self) -> list[str]:
         args = super()._node_args()
         out: list[str] = []
