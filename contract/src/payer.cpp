@@ -117,8 +117,10 @@ void contract::book(datastream& ds, name schedule_name, bool with_memo) {
       else
          recipients.emplace(payer, rec);
 
-      if (!approvals.exists(recipient.value)) approvals.emplace(payer, approval_row{recipient, 0});
-      unpayable why = check_payable(sched, recipient);
+      // A first booking creates the account's approval row, unapproved: nothing more to check.
+      bool known = approvals.exists(recipient.value);
+      if (!known) approvals.emplace(payer, approval_row{recipient, 0});
+      unpayable why = known ? check_payable(sched, recipient) : unpayable::unapproved;
       if (why == unpayable::has_code) revoke_approval(recipient);
       bool payable = why == unpayable::no;
       any_ready = any_ready || payable;

@@ -82,6 +82,32 @@ class ContractTables:
     def has_due(self, schedule: str, account: str) -> bool:
         return self._row(schedule, Due.TABLE, account) is not None
 
+    def _flagged(self, scope: str, table: str, key: str, *, on: bool) -> Iterator[str]:
+        """Primary keys (names) of the rows whose flag index (idx64 at position 2: the primary
+        key when on, 0 when off) is on, or off."""
+        for r in self.client.iter_table(
+            self.contract,
+            scope,
+            table,
+            page_size=self.page_size,
+            lower_bound=1 if on else 0,
+            upper_bound=None if on else 0,
+            index_position=2,
+            key_type="i64",
+        ):
+            yield str(r[key])
+
+    def parked_dues(self, schedule: str) -> list[str]:
+        """Accounts whose due in the schedule is parked (the ``ready`` flag is off)."""
+        return list(self._flagged(schedule, Due.TABLE, "account", on=False))
+
+    def has_ready_due(self, schedule: str) -> bool:
+        return next(self._flagged(schedule, Due.TABLE, "account", on=True), None) is not None
+
+    def ring(self) -> set[str]:
+        """Schedules in the runpayouts ring (the ``ring`` flag of ``active`` is on)."""
+        return set(self._flagged(self.contract, Active.TABLE, "schedule_name", on=True))
+
     def count_dues(self, schedule: str) -> int:
         return sum(1 for _ in self._rows(schedule, Due.TABLE))
 
