@@ -396,12 +396,20 @@ def deploy_cmd(
     show_default=True,
     help="The demo's directory: chain data, configs, databases, logs (wiped at start).",
 )
-def demo_cmd(keep: bool, timeout_s: float, data_dir: Path) -> None:
+@click.option(
+    "--profile",
+    type=click.Choice(["dev", "eos", "wax", "telos"]),
+    default="dev",
+    show_default=True,
+    help="The local chain to run on: dev (unlimited resources) or a mainnet imitation with "
+    "its system contract and resource model (docs/operations.md, 'Local chain profiles').",
+)
+def demo_cmd(keep: bool, timeout_s: float, data_dir: Path, profile: str) -> None:
     """Run the whole engine on a local chain: payer sync, admin daemon, payouts, claim."""
     _needs_localchain()
     from .demo import run_demo
 
-    run_demo(data_dir=data_dir, keep=keep, timeout_s=timeout_s)
+    run_demo(data_dir=data_dir, keep=keep, timeout_s=timeout_s, profile=profile)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

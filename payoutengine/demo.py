@@ -56,6 +56,7 @@ from .localchain import (
     LocalChain,
     process_group_alive,
 )
+from .systemchain import ProfileChain
 from .transactions import Action
 
 __all__ = [
@@ -242,14 +243,21 @@ class Demo:
     """One run of the demo in ``workdir`` (the node's data, configs, databases, logs)."""
 
     def __init__(
-        self, workdir: Path, *, keep: bool, timeout_s: float, console: Console | None = None
+        self,
+        workdir: Path,
+        *,
+        keep: bool,
+        timeout_s: float,
+        console: Console | None = None,
+        profile: str = "dev",
     ) -> None:
         self.workdir = workdir
+        self.profile = profile
         self.keep = keep
         self.deadline = _Deadline(timeout_s)
         self.console = console or _console()
         self.credits = demo_credits()
-        self.chain: LocalChain | None = None
+        self.chain: ProfileChain | None = None
         self.daemon: subprocess.Popen[bytes] | None = None
         self.children: list[subprocess.Popen[bytes]] = []
         self.daemon_key: PrivateKey | None = None
@@ -333,7 +341,7 @@ class Demo:
         for path in (WASM, ABI, FORWARDER_WASM):
             if not path.is_file():
                 raise DemoError(f"{path} is missing; run scripts/bootstrap first.")
-        chain = LocalChain(self.workdir / "node")
+        chain = ProfileChain(self.workdir / "node", profile=self.profile)
         self.chain = chain
         try:
             chain.start(timeout_s=min(30.0, max(0.5, self.deadline.left())))
@@ -355,7 +363,7 @@ class Demo:
             "approveacc, unapproveacc"
         )
 
-    def _daemon_permission(self, chain: LocalChain) -> PrivateKey:
+    def _daemon_permission(self, chain: ProfileChain) -> PrivateKey:
         key = PrivateKey.generate()
         chain.push(
             daemon_permission_actions(
@@ -410,7 +418,7 @@ class Demo:
         )
         self._fill_database()
 
-    def _create_accounts(self, chain: LocalChain, names: Sequence[str]) -> None:
+    def _create_accounts(self, chain: ProfileChain, names: Sequence[str]) -> None:
         def auth(key: str) -> dict[str, object]:
             return {
                 "threshold": 1,
@@ -439,8 +447,30 @@ class Demo:
                     )
                     for n in names[i : i + 40]
                 ]
+                # on a mainnet profile: the RAM (and stake) a new account gets there
+                + chain.new_account_resources(names[i : i + 40])
             )
             self.deadline.check("creating the recipient accounts")
+        if chain.profile.system:
+            self._give_resources(chain)
+
+    def _give_resources(self, chain: ProfileChain) -> None:
+        """On a mainnet profile the payer and the contract account need what they would buy
+        there: RAM for the payer's bookings and balance rows (about 500 bytes per new
+        recipient and schedule), RAM for the contract's code, CPU and NET for a day."""
+        chain.buy_ram(PAYER, 512 * 1024)
+        chain.buy_ram(CONTRACT_RECIPIENT, 10 * FORWARDER_WASM.stat().st_size + 16 * 1024)
+        for account in (PAYER, CONTRACT_RECIPIENT):
+            chain.provision(account)
+        how = (
+            "a day of powerup (CPU and NET)"
+            if chain.profile.resources == "powerup"
+            else f"{chain.profile.core('1000')} staked to CPU and to NET"
+        )
+        self.say(
+            f"profile {chain.profile.name}: {PAYER} bought 512 KiB of RAM and got {how}; "
+            f"{CONTRACT_RECIPIENT} bought RAM for its code"
+        )
 
     @property
     def db_path(self) -> Path:
@@ -839,7 +869,7 @@ class Demo:
 
     # -- helpers ----------------------------------------------------------------------------
 
-    def _chain(self) -> LocalChain:
+    def _chain(self) -> ProfileChain:
         if self.chain is None:
             raise DemoError("The local chain is not running.")
         return self.chain
@@ -935,6 +965,9 @@ def run_demo(
     keep: bool = False,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     console: Console | None = None,
+    profile: str = "dev",
 ) -> None:
     """Run the demo; raises :class:`DemoError` with the reason when it cannot finish."""
-    Demo(data_dir.resolve(), keep=keep, timeout_s=timeout_s, console=console).run()
+    Demo(
+        data_dir.resolve(), keep=keep, timeout_s=timeout_s, console=console, profile=profile
+    ).run()

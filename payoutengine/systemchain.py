@@ -136,12 +136,26 @@ class ProfileChain(LocalChain):
         """``newaccount`` for each name, then what the profile gives a new account: RAM
         (``buyrambytes``) and, on a staking profile, ``delegatebw`` (NET, CPU), paid by
         ``creator``. On the dev profile: ``newaccount`` alone."""
-        actions = account_actions(names, key=key, creator=creator)
+        return account_actions(names, key=key, creator=creator) + self.new_account_resources(
+            names, creator=creator, ram_bytes=ram_bytes, stake=stake
+        )
+
+    def new_account_resources(
+        self,
+        names: Sequence[str],
+        *,
+        creator: str = "eosio",
+        ram_bytes: int | None = None,
+        stake: tuple[str, str] | None = None,
+    ) -> list[Action]:
+        """What goes into the transaction of a ``newaccount`` on the profile's mainnet, after
+        it: RAM (``buyrambytes``) and, on a staking profile, ``delegatebw``; none on dev."""
         if not self.profile.system:
-            return actions
+            return []
         ram = self.profile.new_account_ram_bytes if ram_bytes is None else ram_bytes
         net, cpu = stake if stake is not None else self.profile.new_account_stake
         perm = [f"{creator}@active"]
+        actions: list[Action] = []
         for name in names:
             actions.append(
                 Action(

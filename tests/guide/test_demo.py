@@ -8,6 +8,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from payoutengine.amounts import format_amount
 from payoutengine.demo import (
     CONTRACT_RECIPIENT,
@@ -46,10 +48,13 @@ def _row(text: str, title: str, schedule: str) -> list[str]:
     return [cell.strip() for cell in line.strip("│").split("│")]
 
 
-def test_demo_runs_end_to_end_and_its_figures_are_right(tmp_path: Path) -> None:
+@pytest.mark.parametrize("profile", ["dev", "eos"])
+def test_demo_runs_end_to_end_and_its_figures_are_right(tmp_path: Path, profile: str) -> None:
+    """The same figures on the dev chain and on a chain booted like EOS mainnet (system
+    contract, RAM market, PowerUp: every account there needs RAM, CPU and NET)."""
     data_dir = tmp_path / "demo"
     t0 = time.monotonic()
-    res = _demo(data_dir)
+    res = _demo(data_dir, "--profile", profile)
     elapsed = time.monotonic() - t0
     assert res.returncode == 0, res.stdout + res.stderr
     assert res.stderr == ""
@@ -89,6 +94,8 @@ def test_demo_runs_end_to_end_and_its_figures_are_right(tmp_path: Path) -> None:
     assert re.search(r"paid\s+0/302\s+outstanding 302", out)
     assert re.search(r"approved 180/181\s+paid 300/302\s+outstanding\s+2", out)
     assert "admin daemon stopped (SIGTERM, exit 0)" in out
+    if profile == "eos":
+        assert "profile eos: acmepayer bought 512 KiB of RAM and got a day of powerup" in out
     # the daemon's key is never shown
     assert "PAYOUTENGINE_ADMIN_KEY=…" in out and not re.search(r"\b5[HJK]\w{49}\b", out)
     _no_process_left(data_dir)
