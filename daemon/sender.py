@@ -8,6 +8,7 @@ the journal's payments and the payment metrics.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -26,6 +27,8 @@ from .contract import NOTHING_TO_PAY, TransferMade, transfers_in_trace
 from .metrics import Metrics
 
 __all__ = ["SendResult", "Sender"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -66,6 +69,7 @@ class Sender:
             refusal_status=_refusal_status,
             # the failure trace names the action (and receiver) that failed: see daemon.poison
             failure_trace=True,
+            on_final_trace=self._confirm_payments,
         )
 
     def send(
@@ -79,26 +83,41 @@ class Sender:
         transfers = [] if res.trace is None else transfers_in_trace(res.trace, self.contract)
         return SendResult(res.tx_id, res.block_num, res.cpu_usage_us, transfers)
 
+    @staticmethod
+    def _payment_rows(transfers: list[TransferMade]) -> list[dict[str, Any]]:
+        return [
+            {
+                "token": t.token,
+                "recipient": t.recipient,
+                "amount": t.amount,
+                "symbol": t.symbol,
+                "precision": t.precision,
+                "memo": t.memo,
+            }
+            for t in transfers
+        ]
+
+    def _confirm_payments(self, s: Session, row: JournalTx, trace: Mapping[str, Any]) -> None:
+        """At irreversibility: the payments are what the block's run of the transaction made,
+        which may differ from the answering node's speculative run (journaled at the send)."""
+        transfers = transfers_in_trace(trace, self.contract)
+        rows = self._payment_rows(transfers)
+        if Journal.payments_of(s, row.tx_id) == rows:
+            return
+        log.info(
+            "the irreversible block's run of a runpayouts paid otherwise than the send's "
+            "answer said; journal corrected",
+            extra={"tx_id": row.tx_id, "payments": len(rows), "answered": row.payments},
+        )
+        Journal.replace_payments(s, row.tx_id, rows)
+        row.payments = len(rows)
+
     def _record_payments(self, s: Session, row: JournalTx, trace: Mapping[str, Any]) -> None:
         transfers = transfers_in_trace(trace, self.contract)
         if not transfers:
             return
         row.payments = len(transfers)
-        Journal.add_payments(
-            s,
-            row.tx_id,
-            [
-                {
-                    "token": t.token,
-                    "recipient": t.recipient,
-                    "amount": t.amount,
-                    "symbol": t.symbol,
-                    "precision": t.precision,
-                    "memo": t.memo,
-                }
-                for t in transfers
-            ],
-        )
+        Journal.add_payments(s, row.tx_id, self._payment_rows(transfers))
         Journal.set_state(s, "last_payout", str(time.time()))
         sums: dict[tuple[str, str], list[int]] = {}
         for t in transfers:

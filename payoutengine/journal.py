@@ -45,6 +45,7 @@ from sqlalchemy import (
     String,
     Text,
     create_engine,
+    delete,
     event,
     func,
     insert,
@@ -386,6 +387,27 @@ class Journal:
         if payments:
             # One executemany through Core: hundreds of rows per transaction.
             s.execute(insert(Payment), [{"tx_id": tx_id, **p} for p in payments])
+
+    @staticmethod
+    def payments_of(s: Session, tx_id: str) -> list[dict[str, Any]]:
+        """The payments journaled for ``tx_id``, in the order they were made."""
+        rows = s.scalars(select(Payment).where(Payment.tx_id == tx_id).order_by(Payment.id))
+        return [
+            {
+                "token": p.token,
+                "recipient": p.recipient,
+                "amount": p.amount,
+                "symbol": p.symbol,
+                "precision": p.precision,
+                "memo": p.memo,
+            }
+            for p in rows
+        ]
+
+    @staticmethod
+    def replace_payments(s: Session, tx_id: str, payments: Sequence[dict[str, Any]]) -> None:
+        s.execute(delete(Payment).where(Payment.tx_id == tx_id))
+        Journal.add_payments(s, tx_id, payments)
 
     # -- poison and state ---------------------------------------------------------------------
 

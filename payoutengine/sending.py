@@ -64,6 +64,8 @@ log = logging.getLogger(__name__)
 MAX_BLIND_SEARCH_BLOCKS = 7200
 #: blocks after the one the trace named where a transaction may still land (a full block).
 LANDING_SLACK_BLOCKS = 10
+#: blocks past irreversibility during which a missing trace is asked for again (a minute).
+FINAL_TRACE_PATIENCE_BLOCKS = 120
 
 #: reads facts from a transaction's trace into the journal (called in the caller's session).
 TraceHandler = Callable[[Session, JournalTx, Mapping[str, Any]], None]
@@ -100,6 +102,11 @@ class Sender:
             read; called once per transaction.
         refusal_status: the journal status of a transaction the chain refused (default
             ``failed``).
+        on_final_trace: reads the trace of the transaction *as its irreversible block holds
+            it* (from the node's trace API), in the session that marks it irreversible. The
+            send's answer is the answering node's speculative run: on a network of producers
+            the block may have run it on another state (another transaction of the same signer
+            landed first, through another node), and what it did can differ.
     """
 
     def __init__(
@@ -112,8 +119,10 @@ class Sender:
         on_trace: TraceHandler | None = None,
         refusal_status: Callable[[TransactionError], str] = lambda _e: FAILED,
         failure_trace: bool = False,
+        on_final_trace: TraceHandler | None = None,
     ) -> None:
         self.client = client
+        self.on_final_trace = on_final_trace
         self.journal = journal
         self.keys = list(keys)
         self.expiration_s = expiration_s
@@ -323,6 +332,7 @@ class Tracker:
         self._status_api: bool | None = None
         self._started = utcnow()
         self._no_traces_logged = False
+        self._trace_api: bool | None = None
 
     def run_once(self) -> None:
         """One pass over the open transactions."""
@@ -430,9 +440,53 @@ class Tracker:
             )
             fields["trace_read"] = True
         if block <= lib:
+            if self.sender.on_final_trace is not None and not self._read_final_trace(
+                row, block, lib
+            ):
+                return  # the node will serve the block's traces on a later pass
             self._set(row, IRREVERSIBLE, **fields)
         elif row.status != INCLUDED or row.block_num != block:
             self._set(row, INCLUDED, **fields)
+
+    def _read_final_trace(self, row: JournalTx, block: int, lib: int) -> bool:
+        """Hand the irreversible block's trace to the sender's ``on_final_trace``. False when
+        the node could not serve it now (asked again on the next pass); True once read, or
+        when the node has no trace API at all (then the send's answer stands, logged once)."""
+        trace = fetch_trace(self.client, row.tx_id, block)
+        if trace is None:
+            if not self._traces_available():
+                return True
+            if lib - block > FINAL_TRACE_PATIENCE_BLOCKS:
+                log.warning(
+                    "the node serves no trace of an irreversible transaction; what it did "
+                    "stays journaled from the send's answer",
+                    extra={"tx_id": row.tx_id, "block": block},
+                )
+                return True
+            return False
+        handler = self.sender.on_final_trace
+        assert handler is not None
+        with self.journal.session() as s:
+            fresh = Journal.get(s, row.tx_id)
+            if fresh is not None:
+                handler(s, fresh, trace)
+        return True
+
+    def _traces_available(self) -> bool:
+        """Whether the node serves the trace API (asked once)."""
+        if self._trace_api is None:
+            try:
+                self.client.call("/v1/trace_api/get_block", {"block_num": 1})
+                self._trace_api = True
+            except ApiNotAvailable:
+                self._trace_api = False
+                log.warning(
+                    "the node has no trace API: what a transaction did is journaled from the "
+                    "send's answer, not from its irreversible block (enable trace_api_plugin)"
+                )
+            except ChainError:
+                self._trace_api = True  # it answered; block 1 may just be pruned
+        return bool(self._trace_api)
 
     def _read_trace(self, row: JournalTx, block: int) -> bool:
         ok = self.sender.read_trace_from_chain(row, block)

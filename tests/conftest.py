@@ -22,6 +22,7 @@ import pytest
 
 from payoutengine.keys import PrivateKey
 from payoutengine.localchain import DEV_PUBLIC_KEY, LocalChain, process_group_alive
+from payoutengine.systemchain import ProfileChain
 from payoutengine.transactions import Action
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -81,7 +82,8 @@ def create_payer_account(chain: LocalChain, name: str) -> None:
 
     owner = PrivateKey.generate().public_key
     data = {"creator": "eosio", "name": name, "owner": auth(owner), "active": auth(DEV_PUBLIC_KEY)}
-    chain.push([Action("eosio", "newaccount", ["eosio@active"], data)])
+    extra = chain.new_account_resources([name]) if isinstance(chain, ProfileChain) else []
+    chain.push([Action("eosio", "newaccount", ["eosio@active"], data), *extra])
 
 
 _EXTRA_GROUPS: list[int] = []
