@@ -236,7 +236,7 @@ def create_app(service: WebService) -> Starlette:
     async def claim_api(request: Request) -> Response:
         if not request.headers.get("content-type", "").startswith("application/json"):
             return JSONResponse(
-                {"error": "Send the claim as JSON: {\"account\": ..., \"schedule\": ...}."},
+                {"error": 'Send the claim as JSON: {"account": ..., "schedule": ...}.'},
                 status_code=415,
             )
         try:
@@ -272,9 +272,7 @@ def create_app(service: WebService) -> Starlette:
     async def claim_status(request: Request) -> Response:
         tx_id = request.path_params["tx_id"]
         if not (len(tx_id) == 64 and all(c in "0123456789abcdef" for c in tx_id)):
-            return JSONResponse(
-                {"error": "A transaction id is 64 lowercase hex characters."}, 400
-            )
+            return JSONResponse({"error": "A transaction id is 64 lowercase hex characters."}, 400)
         try:
             record = await run_in_threadpool(service.claims.record, tx_id)
         except ClaimRefused as e:
@@ -316,8 +314,7 @@ def create_app(service: WebService) -> Starlette:
     def operator_refusal(request: Request) -> Response:
         if not operator_token:
             message = (
-                "The operator page answers only on this machine (no operator token is "
-                "configured)."
+                "The operator page answers only on this machine (no operator token is configured)."
             )
             status = 403
         else:
@@ -326,7 +323,9 @@ def create_app(service: WebService) -> Starlette:
         if _wants_json(request) or request.url.path.endswith("/live"):
             return JSONResponse({"error": message}, status_code=status)
         resp = render(
-            request, "login.html", {"message": message, "can_login": bool(operator_token)},
+            request,
+            "login.html",
+            {"message": message, "can_login": bool(operator_token)},
             status=status,
         )
         if operator_token:
@@ -395,6 +394,7 @@ def create_app(service: WebService) -> Starlette:
         Route("/healthz", healthz),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         service.start()
@@ -425,4 +425,3 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
     return str(value)
-

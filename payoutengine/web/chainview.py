@@ -79,17 +79,25 @@ class Owed:
         if not self.token_allowed:
             out.append("the token is suspended by the admin; nothing is paid in it for now")
         if self.holds_code:
-            out.append("the account holds a contract, and contracts are never paid "
-                       "automatically: claim it")
+            out.append(
+                "the account holds a contract, and contracts are never paid automatically: claim it"
+            )
         elif not self.approved:
-            out.append("the account is not approved yet (the admin daemon approves accounts "
-                       "without a contract)")
+            out.append(
+                "the account is not approved yet (the admin daemon approves accounts "
+                "without a contract)"
+            )
         if not self.has_balance_row:
-            out.append(f"the account has no balance row for {self.symbol.code} at "
-                       f"{self.tkcontract}: open one first (its open action)")
+            out.append(
+                f"the account has no balance row for {self.symbol.code} at "
+                f"{self.tkcontract}: open one first (its open action)"
+            )
         if not out:
-            out.append("queued: the admin daemon pays it in its next round" if self.ready
-                       else "waiting to be woken: the admin daemon wakes it after an approval")
+            out.append(
+                "queued: the admin daemon pays it in its next round"
+                if self.ready
+                else "waiting to be woken: the admin daemon wakes it after an approval"
+            )
         return out
 
     @property

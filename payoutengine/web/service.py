@@ -84,9 +84,7 @@ class _Cache:
 
 
 class WebService:
-    def __init__(
-        self, config: WebConfig, *, sponsor_key: PrivateKey, operator_token: str
-    ) -> None:
+    def __init__(self, config: WebConfig, *, sponsor_key: PrivateKey, operator_token: str) -> None:
         self.config = config
         self.operator_token = operator_token
         c = config.chain
@@ -134,8 +132,7 @@ class WebService:
             self.config.sponsor.account,
             self.config.sponsor.permission,
             key,
-            advice="give the web server a key of a permission linked to claim only "
-            "(docs/web.md).",
+            advice="give the web server a key of a permission linked to claim only (docs/web.md).",
         )
 
     def start(self) -> None:

@@ -127,7 +127,9 @@ def write_web_config(path: Path, chain_url: str, port: int, **sections: dict[str
     return path
 
 
-def start_web(config: Path, key: PrivateKey, log: Path, *, env: dict[str, str]) -> subprocess.Popen[bytes]:
+def start_web(
+    config: Path, key: PrivateKey, log: Path, *, env: dict[str, str]
+) -> subprocess.Popen[bytes]:
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             payoutengine_cmd("web", "--config", str(config)),
@@ -153,7 +155,9 @@ def wait_up(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float =
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
-    pytest.fail(f"payoutengine web did not answer within {timeout:.0f} s:\n{log.read_text()[-3000:]}")
+    pytest.fail(
+        f"payoutengine web did not answer within {timeout:.0f} s:\n{log.read_text()[-3000:]}"
+    )
 
 
 def stop_group(proc: subprocess.Popen[bytes]) -> None:
@@ -194,7 +198,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebSite]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not CHROMIUM.is_file() or shutil.which("chromium") is None:
-        pytest.fail("Chromium is missing: scripts/bootstrap installs it (apt-get install chromium).")
+        pytest.fail(
+            "Chromium is missing: scripts/bootstrap installs it (apt-get install chromium)."
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
