@@ -72,6 +72,8 @@ def _templates() -> Jinja2Templates:
         lstrip_blocks=True,
     )
     env.filters["units"] = lambda units, symbol: fmt_units(int(units), symbol)
+    # the chain reports -1 for a resource without a limit
+    env.filters["limit"] = lambda v: "?" if v is None else ("unlimited" if v < 0 else f"{v:,}")
     return Jinja2Templates(env=env)
 
 

@@ -284,9 +284,11 @@ class OperatorReader:
                 admin = settings.admin if settings else ""
             except ChainError:
                 admin = ""
+        roles: dict[str, str] = {}
         for account, role in ((admin, "admin (daemon)"), (self.sponsor_account, "sponsor")):
-            if not account:
-                continue
+            if account:
+                roles[account] = f"{roles[account]}, {role}" if account in roles else role
+        for account, role in roles.items():
             try:
                 info = self.client.get_account(account)
             except ChainError as e:
