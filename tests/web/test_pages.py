@@ -9,6 +9,7 @@ the operator page refuses a request without its token.
 from __future__ import annotations
 
 import re
+import subprocess
 from typing import Any
 
 import httpx
@@ -153,3 +154,34 @@ def test_no_secret_and_no_foreign_script_in_pages(site: WebSite, path: str) -> N
     scripts = re.findall(r"<script[^>]*src=\"([^\"]+)\"", r.text)
     assert scripts == ["/static/live.js"]
     assert "default-src 'self'" in r.headers["content-security-policy"]
+
+
+def test_payer_page_shows_exact_funds(site: WebSite) -> None:
+    data = httpx.get(site.url + "/api/payer/webpayer", timeout=20).json()
+    (funds,) = data["funds"]
+    # deposited 100.0000 TST less the 0.5 % fee; booked: both schedules for two accounts,
+    # less the vault's claimed rewards
+    assert funds["deposited"] == 1_000_000 - 5_000 - BOOKED["rewards"]
+    assert funds["dues"] == 2 * BOOKED["bonus"] + BOOKED["rewards"]
+    assert sorted(s["schedule"]["name"] for s in data["schedules"]) == ["bonus", "rewards"]
+
+
+def test_web_refuses_a_key_that_controls_owner(site: WebSite, tmp_path: Any) -> None:
+    from payoutengine.localchain import DEV_KEY
+    from tests.daemon.conftest import daemon_env, free_port, payoutengine_cmd
+    from tests.web.conftest import write_web_config
+
+    config = write_web_config(tmp_path / "web.toml", site.chain.url, free_port())
+    res = subprocess.run(
+        payoutengine_cmd("web", "--config", str(config)),
+        capture_output=True,
+        text=True,
+        env=daemon_env(None, PAYOUTENGINE_SPONSOR_KEY=DEV_KEY.to_wif()),
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert res.returncode == 2, res.stdout + res.stderr
+    last = res.stderr.strip().splitlines()[-1]
+    assert last.startswith("KeyFileError: The key ")
+    assert "controls the owner permission of pe.admin" in last
+    assert "Traceback" not in res.stderr
