@@ -61,6 +61,8 @@ REBOOK_ROUNDS = 3
 
 WATERMARK_KEY = "ledger_watermark"
 LAST_FULL_KEY = "last_full_scan"
+#: the summary of the last sync (SyncReport.summary), for the operator page
+LAST_REPORT_KEY = "last_report"
 
 #: refresh the TAPoS/expiration reference this often while sending many batches
 INFO_MAX_AGE_S = 10.0
@@ -172,6 +174,10 @@ class Syncer:
             report.rpc_calls = client.rpc_calls - calls0
             report.rpc_bytes = client.rpc_bytes - bytes0
             report.elapsed_s = time.monotonic() - t0
+        if not dry_run:
+            # the operator page (payoutengine web) shows the last report of each sync
+            with self.journal.session() as s:
+                state.put_value(s, LAST_REPORT_KEY, json.dumps(report.summary(sched.name)))
         return report
 
     # -- recovery -------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from payoutengine.amounts import Symbol, format_amount
+from payoutengine.chaintime import utcnow
 
 from .plan import Discrepancy, Increase
 from .sources import RejectedRow
@@ -66,6 +67,28 @@ class SyncReport:
             or self.failures
             or self.topup_error
         )
+
+    def summary(self, schedule: str) -> dict[str, object]:
+        """The report in a few JSON-ready figures (amounts exact, in token units)."""
+        return {
+            "schedule": schedule,
+            "finished_at": utcnow().isoformat(timespec="seconds") + "Z",
+            "mode": self.mode,
+            "ok": self.ok,
+            "compared": self.compared,
+            "booked": len(self.booked),
+            "booked_amount": self.amount(self.booked_amount),
+            "already": len(self.already),
+            "transactions": self.transactions,
+            "unconfirmed": self.unconfirmed,
+            "discrepancies": len(self.discrepancies),
+            "invalid_names": len(self.invalid),
+            "rejected_rows": len(self.rejected),
+            "shortfall": self.amount(self.shortfall),
+            "failed_bookings": sum(len(f.recipients) for f in self.failures),
+            "problems": [" — ".join(p for p in row if p) for row in self.problems()[:20]],
+            "elapsed_s": round(self.elapsed_s, 2),
+        }
 
     def amount(self, value: int) -> str:
         if self.symbol is None:

@@ -7,6 +7,7 @@
     payoutengine demo [--keep]           the whole engine end to end on a local chain
     payoutengine admin|status            the admin daemon      (daemon.cli, when installed)
     payoutengine sync                    the payer's sync      (payer_sync.cli, when installed)
+    payoutengine web                     the recipient, payer and operator pages (payoutengine.web)
 
 Every command goes through :func:`main`: an expected failure prints one line
 ``ErrorType: message`` on stderr, never a traceback, and exits with the status of
@@ -47,6 +48,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "admin": "daemon.cli:admin",
     "status": "daemon.cli:status",
     "sync": "payer_sync.cli:sync",
+    "web": "payoutengine.web.cli:web",
 }
 
 

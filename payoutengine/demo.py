@@ -845,11 +845,35 @@ class Demo:
             self.say(f"payoutengine chain status --data-dir {node}")
             self.say(f"payoutengine sync -c {self.rel(self._sync_config(SCHEDULES[0]))} once")
             self.say(f"payoutengine chain down --data-dir {node}   # stop it")
+            self._start_web()
         else:
             self.console.print(
                 f"[bold]done[/bold] in {elapsed:.0f} s; everything the demo started is stopped "
                 "(--keep leaves the chain up)"
             )
+
+    def _start_web(self) -> None:
+        """With --keep: the recipient, payer and operator pages (the ``web`` extra), left
+        running; the last line printed is their address."""
+        from .web.demo import start_demo_web
+
+        chain = self._chain()
+        web = start_demo_web(
+            self.workdir,
+            push=chain.push,
+            chain_url=chain.url,
+            contract=CONTRACT_ACCOUNT,
+            sponsor=ADMIN_ACCOUNT,
+            daemon_journal=self.workdir / "admin-journal.sqlite",
+            sync_states=[self.workdir / f"sync-state-{s.name}.sqlite" for s in SCHEDULES],
+            command=self.cmd,
+            env=self._env(),
+        )
+        if web is None:
+            self.say("(the web pages need payoutengine[web]; see docs/web.md)")
+            return
+        self.say(f"kill {web.pid}   # stop the pages ({self.rel(web.config)}, log web.log)")
+        self.console.print(f"pages: {web.url}/recipient/{CONTRACT_RECIPIENT}", highlight=False)
 
     def _cleanup(self, ok: bool) -> None:
         if self.daemon is not None:

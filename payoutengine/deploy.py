@@ -1,6 +1,7 @@
 """Deploying the payoutengine contract to a real chain: ``setcode`` + ``setabi``, adding
 ``<account>@eosio.code`` to its active permission (keeping the existing keys and accounts),
-and optionally ``setadmin`` / ``setfee``; and the admin daemon's dedicated permission."""
+and optionally ``setadmin`` / ``setfee``; the admin daemon's dedicated permission, and the web
+server's sponsor permission (linked to ``claim`` only)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,9 @@ __all__ = [
     "add_code_permission",
     "daemon_permission_actions",
     "deploy_contract",
+    "linked_permission_actions",
     "positional_args",
+    "sponsor_permission_actions",
 ]
 
 log = logging.getLogger(__name__)
@@ -32,37 +35,56 @@ log = logging.getLogger(__name__)
 DeployResult = dict[str, Any]
 
 
-def daemon_permission_actions(
-    admin: str, permission: str, public_key: str, *, contract: str
+def linked_permission_actions(
+    account: str, permission: str, public_key: str, *, contract: str, actions: Sequence[str]
 ) -> list[Action]:
-    """``updateauth`` creating ``admin@permission`` (child of active, one key) and a
-    ``linkauth`` of it to each of :data:`payoutengine.contract.ADMIN_ACTIONS`: a key that
-    can run the daemon and nothing else. Signed by ``admin@active``."""
-    auth = [f"{admin}@active"]
+    """``updateauth`` creating ``account@permission`` (child of active, one key) and a
+    ``linkauth`` of it to each of ``actions`` of ``contract``: a key that can sign those actions
+    and nothing else. Signed by ``account@active``."""
+    auth = [f"{account}@active"]
     key_auth = {
         "threshold": 1,
         "keys": [{"key": public_key, "weight": 1}],
         "accounts": [],
         "waits": [],
     }
-    actions = [
+    out = [
         Action(
             "eosio",
             "updateauth",
             auth,
-            {"account": admin, "permission": permission, "parent": "active", "auth": key_auth},
+            {"account": account, "permission": permission, "parent": "active", "auth": key_auth},
         )
     ]
-    actions += [
+    out += [
         Action(
             "eosio",
             "linkauth",
             auth,
-            {"account": admin, "code": contract, "type": action, "requirement": permission},
+            {"account": account, "code": contract, "type": action, "requirement": permission},
         )
-        for action in pc.ADMIN_ACTIONS
+        for action in actions
     ]
-    return actions
+    return out
+
+
+def daemon_permission_actions(
+    admin: str, permission: str, public_key: str, *, contract: str
+) -> list[Action]:
+    """The admin daemon's permission, linked to :data:`payoutengine.contract.ADMIN_ACTIONS`."""
+    return linked_permission_actions(
+        admin, permission, public_key, contract=contract, actions=pc.ADMIN_ACTIONS
+    )
+
+
+def sponsor_permission_actions(
+    account: str, permission: str, public_key: str, *, contract: str
+) -> list[Action]:
+    """The web server's sponsor permission (``payoutengine web``), linked to ``claim`` only:
+    its key can push recipients' claims, paying their CPU, and do nothing else."""
+    return linked_permission_actions(
+        account, permission, public_key, contract=contract, actions=["claim"]
+    )
 
 
 def positional_args(abi: Mapping[str, Any], action: str, values: Sequence[Any]) -> dict[str, Any]:
