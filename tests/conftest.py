@@ -73,17 +73,25 @@ def refused_ports(n: int = 1) -> Iterator[list[int]]:
         yield ports
 
 
-def create_payer_account(chain: LocalChain, name: str) -> None:
-    """An account as a real payer has it: the development key signs for ``active``, while
-    ``owner`` is another key (payer sync refuses a key that controls owner)."""
+def payer_account_actions(
+    chain: LocalChain, name: str, *, owner_key: str | None = None
+) -> list[Action]:
+    """``newaccount`` of an account as a real payer has it: the development key signs for
+    ``active``, while ``owner`` is another key (payer sync refuses a key that controls owner);
+    on a mainnet profile, with the RAM (and stake) a new account gets there."""
 
     def auth(key: str) -> dict[str, object]:
         return {"threshold": 1, "keys": [{"key": key, "weight": 1}], "accounts": [], "waits": []}
 
-    owner = PrivateKey.generate().public_key
+    owner = owner_key or PrivateKey.generate().public_key
     data = {"creator": "eosio", "name": name, "owner": auth(owner), "active": auth(DEV_PUBLIC_KEY)}
     extra = chain.new_account_resources([name]) if isinstance(chain, ProfileChain) else []
-    chain.push([Action("eosio", "newaccount", ["eosio@active"], data), *extra])
+    return [Action("eosio", "newaccount", ["eosio@active"], data), *extra]
+
+
+def create_payer_account(chain: LocalChain, name: str) -> None:
+    """Create ``name`` as :func:`payer_account_actions` describes."""
+    chain.push(payer_account_actions(chain, name))
 
 
 _EXTRA_GROUPS: list[int] = []

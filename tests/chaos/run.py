@@ -62,6 +62,9 @@ class Outcome:
     seed: int
     faults: int = 0
     mix: Counter[str] = field(default_factory=Counter)
+    #: faults that could not start (the part they act on was down), by kind and reason
+    skipped: Counter[str] = field(default_factory=Counter)
+    #: faults that could not be ended: a breach of the harness, the run fails
     fault_errors: list[str] = field(default_factory=list)
     checks: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
@@ -98,6 +101,7 @@ class Outcome:
         out["restarts"] = self.checks.get("restarts")
         out["settle_seconds"] = round(self.settle_seconds, 1)
         out["fault_errors"] = len(self.fault_errors)
+        out["skipped"] = dict(sorted(self.skipped.items()))
         out["mix"] = dict(sorted(self.mix.items()))
         return out
 
@@ -211,8 +215,8 @@ def run(args: argparse.Namespace) -> Outcome:
                 continue
             try:
                 slot, undo = faults.begin(world, kind, rng)
-            except Exception as exc:  # noqa: BLE001 - recorded, the run goes on
-                out.fault_errors.append(f"{kind.name}: {exc}")
+            except Exception as exc:  # noqa: BLE001 - e.g. freezing a proxy whose node is down
+                out.skipped[f"{kind.name}: {exc.__class__.__name__}"] += 1
                 continue
             out.faults += 1
             out.mix[kind.name] += 1

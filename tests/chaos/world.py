@@ -18,7 +18,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,7 +38,7 @@ from payoutengine.localchain import (
 from payoutengine.localnet import LocalNet
 from payoutengine.systemchain import ProfileChain
 from payoutengine.transactions import Action
-from tests.conftest import CONTRACT_ABI, CONTRACT_WASM, create_payer_account
+from tests.conftest import CONTRACT_ABI, CONTRACT_WASM, payer_account_actions
 from tests.faults.proxy import EndpointProxy
 
 REPO = Path(__file__).resolve().parents[2]
@@ -63,6 +63,14 @@ def recipient_names(n: int) -> list[str]:
             letters = chr(ord("a") + r) + letters
         out.append(f"chaos{letters}")
     return out
+
+
+def _wait_for(cond: Callable[[], bool], what: str, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not cond():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what} did not appear on the chain within {timeout_s:.0f} s")
+        time.sleep(0.25)
 
 
 def _transfer(frm: str, to: str, quantity: str, memo: str) -> Action:
@@ -249,6 +257,10 @@ class World:
         )
         self._setup_payer(node)
         node.create_accounts(self.recipients, open_symbol=f"{PRECISION},{SYMBOL}")
+        _wait_for(
+            lambda: all(node.client.get_account(n) is not None for n in self.recipients),
+            "every recipient account",
+        )
         self.ledger = Ledger(
             f"sqlite:///{self.workdir / 'ledger.sqlite'}", self.recipients, self.rng
         )
@@ -277,12 +289,41 @@ class World:
         self.sync.start()
 
     def _setup_payer(self, node: ProfileChain) -> None:
-        create_payer_account(node, PAYER)  # its owner is another key, as a payer's is
-        node.buy_ram(PAYER, 512 * 1024)
+        # The payer as a payer has it (its owner another key), its RAM and a day of CPU/NET,
+        # in one transaction; then what depends on it, once it is in a block.
+        owner = PrivateKey.generate().public_key
+        resources: list[Action] = []
         if node.profile.resources == "powerup":
-            node.powerup(PAYER, cpu_frac=10**12, net_frac=10**12)
-        elif node.profile.resources == "stake":
+            resources.append(
+                Action(
+                    "eosio",
+                    "powerup",
+                    ["eosio@active"],
+                    {
+                        "payer": "eosio",
+                        "receiver": PAYER,
+                        "days": 1,
+                        "net_frac": 10**12,
+                        "cpu_frac": 10**12,
+                        "max_payment": node.profile.core("1000"),
+                    },
+                )
+            )
+        node.push(
+            [
+                *payer_account_actions(node, PAYER, owner_key=owner),
+                Action(
+                    "eosio",
+                    "buyrambytes",
+                    ["eosio@active"],
+                    {"payer": "eosio", "receiver": PAYER, "bytes": 512 * 1024},
+                ),
+                *resources,
+            ]
+        )
+        if node.profile.resources == "stake":
             node.stake(PAYER, node.profile.core("1000"), node.profile.core("1000"))
+        _wait_for(lambda: node.client.get_account(PAYER) is not None, "the payer account")
         node.wait_blocks(2)  # resource limits are in force from the next block
         deposit = f"{DEPOSIT_UNITS // 10**PRECISION}.{'0' * PRECISION} {SYMBOL}"
         # One transaction: funds, the schedule and the deposit land together or not at all
