@@ -8,8 +8,10 @@ the operator page refuses a request without its token.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,6 +21,8 @@ from payoutengine.amounts import format_amount
 from tests.conftest import REPO_ROOT
 from tests.web.conftest import BOOKED, OPERATOR_TOKEN, PERSON, VAULT, WebSite
 
+#: the README's picture of the recipient page; refreshed by a run with
+#: PAYOUTENGINE_UPDATE_SCREENSHOT=1 (other runs write theirs into the test's directory).
 SCREENSHOT = REPO_ROOT / "docs" / "img" / "recipient-page.png"
 
 
@@ -26,7 +30,9 @@ def tst(units: int) -> str:
     return f"{format_amount(units, 4)} TST"
 
 
-def test_contract_account_claims_and_second_press_is_refused(site: WebSite, phone: Any) -> None:
+def test_contract_account_claims_and_second_press_is_refused(
+    site: WebSite, phone: Any, tmp_path: Path
+) -> None:
     from playwright.sync_api import expect
 
     page = phone
@@ -58,8 +64,10 @@ def test_contract_account_claims_and_second_press_is_refused(site: WebSite, phon
     tx_id = done.get_attribute("data-tx")
     assert tx_id and len(tx_id) == 64
     expect(page.locator(f'.payment[data-tx="{tx_id}"]')).to_contain_text(tst(BOOKED["rewards"]))
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    shot = SCREENSHOT if os.environ.get("PAYOUTENGINE_UPDATE_SCREENSHOT") else tmp_path / "p.png"
+    shot.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000  # a rendered page, not an empty one
 
     # a second press (another schedule, still due) within the window: refused, nothing sent
     bonus = page.locator('section.owed[data-schedule="bonus"]')
