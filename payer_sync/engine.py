@@ -134,8 +134,12 @@ class Syncer:
             permission=config.payer.permission,
             key=key,
         )
-        src_engine = make_engine(config.source.url)
         source: Source
+        if config.source.kind == "redis":
+            source = _redis_source(config)
+            journal = open_state(config.state.url)
+            return cls(config, chain=chain, source=source, journal=journal, progress=progress)
+        src_engine = make_engine(config.source.url)
         if config.source.kind == "ledger":
             init_db(src_engine)
             source = LedgerSource(src_engine, default_memo=config.source.default_memo)
@@ -226,6 +230,7 @@ class Syncer:
 
         scan = self.source.scan(precision, recipients=names)
         report.rejected = scan.rejected
+        report.carried = scan.carried
         rejected_names = {r.recipient for r in scan.rejected}
 
         # names: malformed ones are skipped for good; cached nonexistent ones until recheck
@@ -567,6 +572,18 @@ class Syncer:
                 if row is not None:
                     names.update(json.loads(row.data).get("recipients", []))
         return names
+
+
+def _redis_source(config: SyncConfig) -> Source:
+    from .redis_source import LoginMap, RedisSource, open_redis
+
+    rc = config.redis
+    client = open_redis(config.source.url)
+    if rc.accounts_url:
+        logins = LoginMap(engine=make_engine(rc.accounts_url), query=rc.accounts_query)
+    else:
+        logins = LoginMap(client=client, key=rc.accounts_key)
+    return RedisSource(client, rc, logins=logins, default_memo=config.source.default_memo)
 
 
 def _refusal_status(exc: TransactionError) -> str:
