@@ -426,7 +426,13 @@ class Syncer:
         self.sender.record(
             signed,
             kind=BOOKING_KIND,
-            data={"recipients": [i.recipient for i in batch]},
+            data={
+                "recipients": [i.recipient for i in batch],
+                # the audit trail of `payoutengine sync report`: each booked total before and
+                # after this transaction, in smallest units of the schedule's token
+                "symbol": str(self.chain.schedule.symbol),
+                "totals": [[i.recipient, i.booked, i.new_total] for i in batch],
+            },
             search_from=int(str(self._info["head_block_num"])),
         )
         try:
