@@ -75,9 +75,7 @@ def booking_lines(journal: Journal, *, recipient: str | None = None) -> list[Boo
                 if recipient is not None and name != recipient:
                     continue
                 out.append(
-                    BookingLine(
-                        row.created_at, row.tx_id, row.status, name, before, after, symbol
-                    )
+                    BookingLine(row.created_at, row.tx_id, row.status, name, before, after, symbol)
                 )
     return out
 

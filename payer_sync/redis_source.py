@@ -31,7 +31,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Collection, Iterator, Mapping
-from typing import Any
+from typing import Any, cast
 
 import redis
 from sqlalchemy import Engine, text
@@ -112,6 +112,11 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
+def _block_of(member: bytes | str) -> str:
+    """The block hash of a ``<prefix>:credits:all`` member ``<hash>:<time>:<reward>``."""
+    return _text(member).split(":", 1)[0]
+
+
 class RedisSource:
     """Lifetime totals of a pool's miners, converted into token units and keyed by account."""
 
@@ -159,14 +164,19 @@ class RedisSource:
         top, seen = _parse_mark(watermark)
         try:
             new_mark = self._watermark()
-            entries = self.client.zrangebyscore(
-                f"{self.config.prefix}:credits:all", max(0, top - CREDIT_WINDOW), "+inf",
-                withscores=True,
+            entries = cast(
+                "list[tuple[bytes, float]]",
+                self.client.zrangebyscore(
+                    f"{self.config.prefix}:credits:all",
+                    max(0, top - CREDIT_WINDOW),
+                    "+inf",
+                    withscores=True,
+                ),
             )
             fresh = [
-                (int(score), _text(member).split(":", 1)[0])
+                (int(score), _block_of(member))
                 for member, score in entries
-                if _text(member).split(":", 1)[0] not in seen or int(score) > top
+                if _block_of(member) not in seen or int(score) > top
             ]
             pipe = self.client.pipeline(transaction=False)
             for height, block in fresh:
@@ -206,8 +216,10 @@ class RedisSource:
         if not newest:
             return "0"
         top = int(newest[0][1])
-        recent = self.client.zrangebyscore(key, max(0, top - CREDIT_WINDOW), "+inf")
-        return f"{top}:{','.join(sorted({_text(m).split(':', 1)[0] for m in recent}))}"
+        recent = cast(
+            "list[bytes]", self.client.zrangebyscore(key, max(0, top - CREDIT_WINDOW), "+inf")
+        )
+        return f"{top}:{','.join(sorted({_block_of(m) for m in recent}))}"
 
     def _add(
         self, result: SourceScan, values: list[tuple[str, list[Any]]], mapping: Mapping[str, str]
@@ -222,7 +234,9 @@ class RedisSource:
                 if value is None:
                     continue
                 if not _INT_RE.fullmatch(value):
-                    problem = f"field {field_name} is {_text(value)!r}, not an integer of pool units"
+                    problem = (
+                        f"field {field_name} is {_text(value)!r}, not an integer of pool units"
+                    )
                     break
                 if int(value) < 0:
                     problem = f"field {field_name} is negative ({int(value)})"

@@ -35,7 +35,10 @@ class Pool:
         the unlocker does; returns the block hash."""
         block = "0x" + hashlib.sha256(f"{self.prefix}{height}{uuid.uuid4()}".encode()).hexdigest()
         pipe = self.client.pipeline(transaction=True)
-        pipe.zadd(self.key("credits", "all"), {f"{block}:{int(time.time())}:{sum(rewards.values())}": height})
+        pipe.zadd(
+            self.key("credits", "all"),
+            {f"{block}:{int(time.time())}:{sum(rewards.values())}": height},
+        )
         for login, amount in rewards.items():
             pipe.hincrby(self.key("miners", login), "balance", amount)
             pipe.hsetnx(self.key("credits", height, block), login, amount)

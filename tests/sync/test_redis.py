@@ -58,8 +58,10 @@ def test_pool_balances_are_booked_exactly_and_remainders_carried(
     assert r1.carried == {named: 34, m2: RATIO - 1, twin: 3}
     assert sorted((p[0], p[2]) for p in r1.problems()) == sorted(
         [
-            ("rejected row", f"the login has no chain account: add {stray} to the hash "
-             f"{pool.accounts_key}"),
+            (
+                "rejected row",
+                f"the login has no chain account: add {stray} to the hash {pool.accounts_key}",
+            ),
             ("rejected row", "field balance is '12.5', not an integer of pool units"),
         ]
     )
@@ -118,7 +120,9 @@ def test_logins_mapped_by_an_sql_table(
     eng = create_engine(mariadb_url)
     with eng.begin() as conn:
         conn.execute(text("CREATE TABLE miner_accounts (login VARCHAR(64), account VARCHAR(12))"))
-        conn.execute(text("INSERT INTO miner_accounts VALUES (:l, :a)"), {"l": eth_login(1), "a": acct})
+        conn.execute(
+            text("INSERT INTO miner_accounts VALUES (:l, :a)"), {"l": eth_login(1), "a": acct}
+        )
     eng.dispose()
     pool.mature(7, {eth_login(1): 4 * RATIO + 1})
     cfg = redis_config(
