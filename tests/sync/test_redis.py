@@ -7,10 +7,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
+import pytest
 from sqlalchemy import create_engine, text
 
 from payer_sync.config import RedisConfig, SyncConfig
 from payer_sync.engine import Syncer
+from payoutengine.errors import ConfigError
+from tests.conftest import refused_ports
 
 from .conftest import Payer
 from .pool import Pool, eth_login, pool, redis_url  # noqa: F401
@@ -134,3 +137,21 @@ def test_logins_mapped_by_an_sql_table(
     )
     r = Syncer.from_config(cfg).sync()
     assert r.ok and payer.booked() == {acct: 4} and r.carried == {acct: 1}
+
+
+def test_a_redis_that_does_not_answer_is_one_sentence(
+    payer: Payer,
+    pool: Pool,  # noqa: F811
+    state_url: str,
+) -> None:
+    with refused_ports() as (port,):
+        cfg = redis_config(payer, pool, state_url)
+        cfg = dataclasses.replace(
+            cfg, source=dataclasses.replace(cfg.source, url=f"redis://127.0.0.1:{port}/0")
+        )
+        with pytest.raises(ConfigError) as err:
+            Syncer.from_config(cfg).sync()
+    msg = str(err.value)
+    assert msg.startswith(f"The pool's Redis at 127.0.0.1:{port}/0 failed: ")
+    assert msg.endswith("Check [source] url and that Redis runs.")
+    assert "\n" not in msg
