@@ -91,21 +91,80 @@ class LoginMap:
         self.client, self.key, self.engine, self.query = client, key, engine, query
 
     def read(self) -> dict[str, str]:
+        """The whole mapping."""
         if self.key and self.client is not None:
-            raw = self.client.hgetall(self.key)
-            return {_text(k): _text(v) for k, v in raw.items()}
+            return _read_hash(self.client, self.key)
         if self.engine is not None and self.query:
-            try:
-                with self.engine.connect() as conn:
-                    rows = list(conn.execute(text(self.query)))
-            except SQLAlchemyError as exc:
-                first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                raise ConfigError(
-                    f"The login mapping query failed: {first}. Check [redis] accounts_url and "
-                    f"accounts_query."
-                ) from None
-            return {str(r[0]): str(r[1]) for r in rows if r[0] is not None and r[1] is not None}
+            return self._query()
         return {}
+
+    def lookup(self, logins: Collection[str]) -> dict[str, str]:
+        """The accounts of ``logins`` (those that have one): one HMGET for a Redis hash; an
+        SQL mapping is read whole."""
+        if not logins:
+            return {}
+        if self.key and self.client is not None:
+            names = sorted(logins)
+            found = cast("list[bytes | None]", self.client.hmget(self.key, names))
+            return {n: _text(a) for n, a in zip(names, found, strict=True) if a is not None}
+        wanted = set(logins)
+        return {k: v for k, v in self.read().items() if k in wanted}
+
+    def _query(self) -> dict[str, str]:
+        assert self.engine is not None
+        try:
+            with self.engine.connect() as conn:
+                rows = list(conn.execute(text(self.query)))
+        except SQLAlchemyError as exc:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ConfigError(
+                f"The login mapping query failed: {first}. Check [redis] accounts_url and "
+                f"accounts_query."
+            ) from None
+        return {str(r[0]): str(r[1]) for r in rows if r[0] is not None and r[1] is not None}
+
+
+#: one HSCAN page of a hash as "field\nvalue\n..." (one reply instead of thousands of items)
+_HSCAN_LUA = r"""
+local page = redis.call('HSCAN', KEYS[1], ARGV[1], 'COUNT', ARGV[2])
+return {page[1], table.concat(page[2], '\n')}
+"""
+
+#: the given fields of many hashes, as "v1,v2\nv1,v2\n..." ('' for a missing field)
+_HMGET_LUA = r"""
+local out = {}
+for i, key in ipairs(KEYS) do
+  local values = redis.call('HMGET', key, unpack(ARGV))
+  for j = 1, #ARGV do
+    if not values[j] then values[j] = '' end
+  end
+  out[i] = table.concat(values, ',')
+end
+return table.concat(out, '\n')
+"""
+
+
+def _read_hash(client: redis.Redis, key: str) -> dict[str, str]:
+    """A whole hash, page by page (HSCAN inside a script: each page comes back as one string,
+    which is what keeps 100,000 entries fast); pages whose entries hold a newline are read
+    again the ordinary way."""
+    script = client.register_script(_HSCAN_LUA)
+    out: dict[str, str] = {}
+    cursor = b"0"
+    while True:
+        cursor, flat = cast("list[bytes]", script(keys=[key], args=[cursor, _SCAN_COUNT]))
+        parts = flat.split(b"\n") if flat else []
+        if len(parts) % 2:
+            page = cast(
+                "tuple[int, dict[bytes, bytes]]",
+                client.hscan(key, int(cursor), count=_SCAN_COUNT),
+            )
+            out.update({_text(k): _text(v) for k, v in page[1].items()})
+        else:
+            it = iter(parts)
+            out.update({k.decode(): v.decode() for k, v in zip(it, it, strict=True)})
+        if cursor in (b"0", 0, "0"):
+            return out
 
 
 def _text(value: bytes | str) -> str:
@@ -133,6 +192,11 @@ class RedisSource:
         self.default_memo = default_memo
         self.incremental = config.changes == "credits"
         self._miner_prefix = f"{config.prefix}:miners:"
+        self._hmget = client.register_script(_HMGET_LUA)
+        #: login -> account and account -> logins, from the last whole read of the mapping
+        #: (kept up to date with the logins incremental syncs look up)
+        self._account_of: dict[str, str] | None = None
+        self._logins_of: dict[str, set[str]] = {}
 
     # -- the Source protocol ---------------------------------------------------------------
     def scan(self, precision: int, *, recipients: Collection[str] | None = None) -> SourceScan:
@@ -140,23 +204,30 @@ class RedisSource:
         try:
             if self.incremental:  # before the totals: a credit in between is seen twice
                 result.watermark = self._watermark()
-            mapping = self.logins.read()
+            if recipients is None or self._account_of is None:
+                self._remember(self.logins.read())
+            assert self._account_of is not None
             if recipients is None:
                 logins = list(self._all_logins())
+                mapping = self._account_of
             else:
                 wanted = set(recipients)
-                by_account: dict[str, list[str]] = {}
-                for login, account in mapping.items():
-                    by_account.setdefault(account, []).append(login)
                 logins = sorted(
-                    {lg for name in wanted for lg in by_account.get(name, [])}
-                    | {n for n in wanted if n not in mapping}
+                    {lg for name in wanted for lg in self._logins_of.get(name, ())}
+                    | {n for n in wanted if n not in self._logins_of}
                 )
+                mapping = self.logins.lookup(logins)  # as it is now
             values = self._read_totals(logins)
         except redis.RedisError as exc:
             raise _redis_error(self.client, exc) from None
         self._add(result, values, mapping)
         return result
+
+    def _remember(self, mapping: Mapping[str, str]) -> None:
+        self._account_of = dict(mapping)
+        self._logins_of = {}
+        for login, account in mapping.items():
+            self._logins_of.setdefault(account, set()).add(login)
 
     def changed_since(self, watermark: str | None) -> tuple[set[str], str | None]:
         """Accounts (and unmapped logins) credited by blocks the pool matured after
@@ -182,9 +253,14 @@ class RedisSource:
             for height, block in fresh:
                 pipe.hkeys(f"{self.config.prefix}:credits:{height}:{block}")
             credited = {_text(login) for keys in pipe.execute() for login in keys}
-            mapping = self.logins.read() if credited else {}
+            mapping = self.logins.lookup(credited)
         except redis.RedisError as exc:
             raise _redis_error(self.client, exc) from None
+        if self._account_of is not None:
+            for login, account in mapping.items():
+                if self._account_of.get(login) != account:
+                    self._account_of[login] = account
+                    self._logins_of.setdefault(account, set()).add(login)
         return {mapping.get(login, login) for login in credited}, new_mark
 
     def pieces(self, booked: Mapping[str, int], *, watermark: str | None = None) -> list[Piece]:
@@ -198,13 +274,22 @@ class RedisSource:
             yield _text(key)[cut:]
 
     def _read_totals(self, logins: list[str]) -> list[tuple[str, list[Any]]]:
+        """Each login's ``total_fields`` (bytes, None when missing), many hashes per round
+        trip; a chunk whose values hold the script's separators is read again with HMGETs."""
         fields = list(self.config.total_fields)
         out: list[tuple[str, list[Any]]] = []
         for i in range(0, len(logins), _PIPELINE):
             part = logins[i : i + _PIPELINE]
+            keys = [f"{self._miner_prefix}{login}" for login in part]
+            flat = cast("bytes", self._hmget(keys=keys, args=fields))
+            lines = flat.split(b"\n")
+            rows = [line.split(b",") for line in lines]
+            if len(rows) == len(part) and all(len(r) == len(fields) for r in rows):
+                out.extend((lg, [v or None for v in r]) for lg, r in zip(part, rows, strict=True))
+                continue
             pipe = self.client.pipeline(transaction=False)
-            for login in part:
-                pipe.hmget(f"{self._miner_prefix}{login}", fields)
+            for key in keys:
+                pipe.hmget(key, fields)
             out.extend(zip(part, pipe.execute(), strict=True))
         return out
 
@@ -231,7 +316,7 @@ class RedisSource:
             total = 0
             problem = None
             for field_name, value in zip(self.config.total_fields, raw, strict=True):
-                if value is None:
+                if value is None or value == b"":
                     continue
                 if not _INT_RE.fullmatch(value):
                     problem = (
