@@ -50,6 +50,11 @@ class Proc:
     def syncs(self) -> int:
         return len(re.findall(r"(full|incremental) sync: ", self.text()))
 
+    def kill(self) -> None:
+        """SIGKILL the process group, as a crash or an OOM kill does."""
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+
     def stop(self) -> int:
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)

@@ -83,21 +83,26 @@ def test_a_mining_pool_on_redis(
         PAYOUTENGINE_STATE_URL=f"sqlite:///{tmp_path / 'pool-state.sqlite'}",
         PAYOUTENGINE_RUN_INTERVAL_S="0.3",
     )
-    sync = start(
-        [str(CLI), "sync", "-v", "-c", str(EXAMPLES / "pool-sync.toml"), "run"],
-        env=env,
-        log=tmp_path / "sync.log",
-    )
+    cmd = [str(CLI), "sync", "-v", "-c", str(EXAMPLES / "pool-sync.toml"), "run"]
+    sync = start(cmd, env=env, log=tmp_path / "sync-1.log")
     daemon = admin_daemon()
     procs = [sync, daemon]
     try:
-        # the unlocker credits matured blocks while both run; one block matures out of order
+        # the unlocker credits matured blocks while both run; one block matures out of order;
+        # payer sync is killed halfway (SIGKILL) and started again later
         rng = random.Random(12)
         heights = [*range(5000, 5012), 4990]
-        for height in heights:
+        for k, height in enumerate(heights):
             rewards = {lg: rng.randint(1, 3 * RATIO) for lg in rng.sample(logins, 4)}
             pool.mature(height, rewards)
             time.sleep(0.25)
+            if k == 5:
+                wait_until(lambda s=sync: s.syncs() >= 2, "two syncs before the kill", procs)
+                sync.kill()
+                procs = [daemon]
+            if k == 8:
+                sync = start(cmd, env=env, log=tmp_path / "sync-2.log")
+                procs = [sync, daemon]
         balances = pool.balances()
         expected: dict[str, int] = {}
         for login, units in balances.items():
@@ -114,9 +119,9 @@ def test_a_mining_pool_on_redis(
     finally:
         status = sync.stop()
     assert status == 0, sync.text()
-    log = sync.text()
+    log = (tmp_path / "sync-1.log").read_text() + sync.text()
     assert "Traceback" not in log + daemon.text()
-    assert "incremental sync: " in log
+    assert "incremental sync: " in sync.text()  # the restarted one went on from its watermark
     # exact: what each miner holds is its pool balance in whole token units, never more
     assert {a: token_balance(payer, a) for a in want} == want
     assert {a: b for a, (b, _) in recipients(payer).items()} == want
@@ -176,12 +181,13 @@ def test_a_market_settling_on_mariadb(
         PAYOUTENGINE_RUN_FULL_SCAN_EVERY_S="0.3",
     )
     cfg = str(EXAMPLES / "market-sync.toml")
-    sync = start([str(CLI), "sync", "-v", "-c", cfg, "run"], env=env, log=tmp_path / "sync.log")
+    cmd = [str(CLI), "sync", "-v", "-c", cfg, "run"]
+    sync = start(cmd, env=env, log=tmp_path / "sync-1.log")
     daemon = admin_daemon()
     procs = [sync, daemon]
     rng = random.Random(3)
     try:
-        for m in range(1, 7):
+        for m in range(1, 5):
             with db.begin() as conn:
                 conn.execute(text("INSERT INTO markets (question) VALUES (:q)"), {"q": f"q{m}"})
                 for _ in range(6):
@@ -209,6 +215,12 @@ def test_a_market_settling_on_mariadb(
             for t in settlers:
                 t.join()
             time.sleep(0.3)
+            if m == 2:  # payer sync dies; markets 3 and 4 settle while it is down (missed runs)
+                wait_until(lambda s=sync: s.syncs() >= 2, "two syncs before the kill", procs)
+                sync.kill()
+                procs = [daemon]
+        sync = start(cmd, env=env, log=tmp_path / "sync-2.log")
+        procs = [sync, daemon]
         with db.connect() as conn:
             won = {
                 int(u): Decimal(t)
@@ -234,7 +246,7 @@ def test_a_market_settling_on_mariadb(
         status = sync.stop()
         db.dispose()
     assert status == 0, sync.text()
-    log = sync.text()
+    log = (tmp_path / "sync-1.log").read_text() + sync.text()
     assert "Traceback" not in log + daemon.text()
     assert {a: token_balance(payer, a) for a in want} == want
     assert {a: b for a, (b, _) in recipients(payer).items()} == want
