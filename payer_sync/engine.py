@@ -134,23 +134,7 @@ class Syncer:
             permission=config.payer.permission,
             key=key,
         )
-        source: Source
-        if config.source.kind == "redis":
-            source = _redis_source(config)
-            journal = open_state(config.state.url)
-            return cls(config, chain=chain, source=source, journal=journal, progress=progress)
-        src_engine = make_engine(config.source.url)
-        if config.source.kind == "ledger":
-            init_db(src_engine)
-            source = LedgerSource(src_engine, default_memo=config.source.default_memo)
-        else:
-            assert config.source.query is not None
-            source = QuerySource(
-                src_engine,
-                config.source.query,
-                total_unit=config.source.total_unit,
-                default_memo=config.source.default_memo,
-            )
+        source = _source(config)
         journal = open_state(config.state.url)
         return cls(config, chain=chain, source=source, journal=journal, progress=progress)
 
@@ -578,6 +562,23 @@ class Syncer:
                 if row is not None:
                     names.update(json.loads(row.data).get("recipients", []))
         return names
+
+
+def _source(config: SyncConfig) -> Source:
+    """The source ``[source] kind`` names."""
+    if config.source.kind == "redis":
+        return _redis_source(config)
+    src_engine = make_engine(config.source.url)
+    if config.source.kind == "ledger":
+        init_db(src_engine)
+        return LedgerSource(src_engine, default_memo=config.source.default_memo)
+    assert config.source.query is not None
+    return QuerySource(
+        src_engine,
+        config.source.query,
+        total_unit=config.source.total_unit,
+        default_memo=config.source.default_memo,
+    )
 
 
 def _redis_source(config: SyncConfig) -> Source:
