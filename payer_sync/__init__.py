@@ -5,11 +5,12 @@
 
 from __future__ import annotations
 
-from .config import SyncConfig, load_config
+from .config import RedisConfig, SyncConfig, load_config
 from .engine import Syncer
 from .ledger import add_credits, init_db, make_engine
 from .models import Base, Credit
 from .plan import Discrepancy, Increase, Piece, SourceTotal, allocate, diff, make_batches
+from .redis_source import LoginMap, RedisSource
 from .report import Failure, SyncReport
 from .sources import LedgerSource, QuerySource, RejectedRow
 from .values import RowRejected, total_to_units
@@ -23,6 +24,9 @@ __all__ = [
     "LedgerSource",
     "Piece",
     "QuerySource",
+    "LoginMap",
+    "RedisConfig",
+    "RedisSource",
     "RejectedRow",
     "RowRejected",
     "SourceTotal",

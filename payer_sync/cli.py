@@ -163,6 +163,36 @@ def once(ctx: click.Context, dry_run: bool, incremental: bool, metrics_file: Pat
     sys.exit(EXIT_OK if report.ok else EXIT_FAILED)
 
 
+@sync.command("report")
+@logging_options
+@click.option("--json", "as_json", is_flag=True, help="Print the lines as a JSON array.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print the lines as CSV with a header.")
+@click.option("--recipient", default=None, help="Only this recipient's bookings.")
+@click.pass_context
+def report_cmd(ctx: click.Context, as_json: bool, as_csv: bool, recipient: str | None) -> None:
+    """The audit trail of bookings from the local state: per recipient, its booked total
+    before and after each booking and the booking's transaction id (needs no chain)."""
+    from .audit import booking_lines, render_csv, render_json, render_table
+    from .state import open_state
+
+    if as_json and as_csv:
+        raise click.UsageError("Choose one of --json and --csv.")
+    cfg = _load(ctx)
+    journal = open_state(cfg.state.url)
+    try:
+        lines = booking_lines(journal, recipient=recipient)
+    finally:
+        journal.close()
+    if as_json:
+        click.echo(render_json(lines))
+    elif as_csv:
+        click.echo(render_csv(lines), nl=False)
+    else:
+        from rich.console import Console
+
+        Console(soft_wrap=False, width=max(100, _columns())).print(render_table(lines))
+
+
 @sync.command("run")
 @logging_options
 @click.option("--dry-run", is_flag=True, help="Show what would be booked; send nothing.")
@@ -242,6 +272,12 @@ def _log_report(report: SyncReport) -> None:
     )
     for kind, subject, detail in report.problems():
         log.warning("%s: %s: %s", kind, subject, detail)
+    if report.carried:
+        log.info(
+            "owed below one token unit (carried to later syncs): %d recipients, %d source units",
+            len(report.carried),
+            sum(report.carried.values()),
+        )
 
 
 class _Metrics:

@@ -25,6 +25,18 @@ load time with a sentence that says how to fix it.
     # total_unit = "smallest"               # "smallest": integers in the token's smallest
     #                                       # unit; "token": decimal amounts like '1.2500'
     default_memo = ""                       # memo when a credit/row has none
+    # kind = "redis": a mining pool's Redis in open-ethereum-pool's layout (see [redis])
+    # url = "redis://127.0.0.1:6379/0"
+
+    [redis]                                 # only with [source] kind = "redis"
+    prefix = "eth"                          # the pool's key prefix: <prefix>:miners:<login>
+    total_fields = ["balance"]              # summed: a miner's lifetime total in pool units
+    units_per_token_unit = 1                # pool units per smallest token unit (exact ratio)
+    accounts_key = ""                       # hash login -> account ("" = no Redis mapping)
+    accounts_url = ""                       # or an SQL database with ...
+    accounts_query = ""                     # ... "SELECT login, account FROM ..."
+    logins_as_accounts = true               # an unmapped login that is an account name is one
+    changes = "credits"                     # incremental from <prefix>:credits:all, or "none"
 
     [state]
     url = "sqlite:///payer-sync-state.sqlite"   # local cache: invalid names, journal, watermark
@@ -66,6 +78,7 @@ __all__ = [
     "BatchConfig",
     "ChainConfig",
     "PayerConfig",
+    "RedisConfig",
     "RunConfig",
     "SourceConfig",
     "StateConfig",
@@ -100,11 +113,34 @@ class PayerConfig:
 
 @dataclass(frozen=True, slots=True)
 class SourceConfig:
-    kind: Literal["ledger", "query"] = "ledger"
+    kind: Literal["ledger", "query", "redis"] = "ledger"
     url: str = "sqlite:///ledger.sqlite"
     query: str | None = None
     total_unit: Literal["smallest", "token"] = "smallest"
     default_memo: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RedisConfig:
+    """A mining pool's Redis (docs/operations.md, "Moving a mining pool onto the engine")."""
+
+    #: open-ethereum-pool's ``[redis] prefix`` / coin name: miners are ``<prefix>:miners:<login>``
+    prefix: str = "eth"
+    #: hash fields summed into a miner's lifetime total, integers in pool units
+    total_fields: tuple[str, ...] = ("balance",)
+    #: how many pool units make one smallest token unit; totals are divided exactly and the
+    #: remainder stays owed in the pool (booked once it adds up to a whole unit)
+    units_per_token_unit: int = 1
+    #: a Redis hash login -> chain account ("" = none)
+    accounts_key: str = ""
+    #: or an SQL database (SQLAlchemy URL) and a query returning (login, account) rows
+    accounts_url: str = ""
+    accounts_query: str = ""
+    #: an unmapped login that is a valid account name is booked to that account
+    logins_as_accounts: bool = True
+    #: "credits": incremental syncs read the matured-block credits the pool logs in
+    #: <prefix>:credits:all; "none": every sync is a full scan
+    changes: Literal["credits", "none"] = "credits"
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +179,7 @@ class SyncConfig:
     batch: BatchConfig = field(default_factory=BatchConfig)
     topup: TopUpConfig = field(default_factory=TopUpConfig)
     run: RunConfig = field(default_factory=RunConfig)
+    redis: RedisConfig = field(default_factory=RedisConfig)
 
 
 def _check_name(value: str, what: str) -> str:
@@ -182,17 +219,21 @@ def load_config(path: Path | None = None, *, env: Mapping[str, str] | None = Non
     _check_name(payer.permission, "[payer] permission")
 
     source: SourceConfig = m["source"]
-    if source.kind not in ("ledger", "query"):
-        raise ConfigError(f'[source] kind must be "ledger" or "query", not {source.kind!r}.')
+    if source.kind not in ("ledger", "query", "redis"):
+        raise ConfigError(
+            f'[source] kind must be "ledger", "query" or "redis", not {source.kind!r}.'
+        )
     if source.kind == "query" and not source.query:
         raise ConfigError(
             '[source] kind = "query" needs [source] query = "SELECT recipient, total[, memo] '
             'FROM ...".'
         )
-    if source.kind == "ledger" and source.query:
+    if source.kind != "query" and source.query:
         raise ConfigError(
             '[source] query is only used with kind = "query"; remove it or set kind = "query".'
         )
+    redis: RedisConfig = m["redis"]
+    _check_redis(source, redis)
     if source.total_unit not in ("smallest", "token"):
         raise ConfigError(
             f'[source] total_unit must be "smallest" (integers in the token\'s smallest unit) '
@@ -226,5 +267,45 @@ def load_config(path: Path | None = None, *, env: Mapping[str, str] | None = Non
     if run.interval_s <= 0 or run.full_scan_every_s <= 0 or run.invalid_recheck_s < 0:
         raise ConfigError("[run] intervals must be positive numbers of seconds.")
     return SyncConfig(
-        chain=chain, payer=payer, source=source, state=state, batch=batch, topup=topup, run=run
+        chain=chain,
+        payer=payer,
+        source=source,
+        state=state,
+        batch=batch,
+        topup=topup,
+        run=run,
+        redis=redis,
     )
+
+
+def _check_redis(source: SourceConfig, redis: RedisConfig) -> None:
+    if source.kind != "redis":
+        return
+    if not source.url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(
+            f'[source] kind = "redis" needs a Redis URL such as redis://127.0.0.1:6379/0 in '
+            f"[source] url, not {source.url!r}."
+        )
+    if not redis.prefix or ":" in redis.prefix or "*" in redis.prefix:
+        raise ConfigError(
+            "[redis] prefix must be the pool's key prefix without ':' or '*', e.g. \"eth\"."
+        )
+    if not redis.total_fields:
+        raise ConfigError('[redis] total_fields must name at least one hash field ("balance").')
+    if redis.units_per_token_unit < 1:
+        raise ConfigError(
+            "[redis] units_per_token_unit must be a whole number of pool units (1 or more) per "
+            "smallest token unit, e.g. 100000 for Shannon (10^9 per coin) into a 4-decimal token."
+        )
+    if bool(redis.accounts_url) != bool(redis.accounts_query):
+        raise ConfigError(
+            "[redis] accounts_url and accounts_query go together: a database and a query "
+            'returning (login, account) rows, e.g. "SELECT login, account FROM miner_accounts".'
+        )
+    if redis.accounts_key and redis.accounts_url:
+        raise ConfigError(
+            "Map logins to accounts in one place: [redis] accounts_key (a Redis hash) or "
+            "[redis] accounts_url with accounts_query (an SQL table), not both."
+        )
+    if redis.changes not in ("credits", "none"):
+        raise ConfigError('[redis] changes must be "credits" or "none".')

@@ -136,19 +136,7 @@ class Syncer:
             permission=config.payer.permission,
             key=key,
         )
-        src_engine = make_engine(config.source.url)
-        source: Source
-        if config.source.kind == "ledger":
-            init_db(src_engine)
-            source = LedgerSource(src_engine, default_memo=config.source.default_memo)
-        else:
-            assert config.source.query is not None
-            source = QuerySource(
-                src_engine,
-                config.source.query,
-                total_unit=config.source.total_unit,
-                default_memo=config.source.default_memo,
-            )
+        source = _source(config)
         journal = open_state(config.state.url)
         return cls(config, chain=chain, source=source, journal=journal, progress=progress)
 
@@ -232,6 +220,7 @@ class Syncer:
 
         scan = self.source.scan(precision, recipients=names)
         report.rejected = scan.rejected
+        report.carried = scan.carried
         rejected_names = {r.recipient for r in scan.rejected}
 
         # names: malformed ones are skipped for good; cached nonexistent ones until recheck
@@ -427,7 +416,13 @@ class Syncer:
         self.sender.record(
             signed,
             kind=BOOKING_KIND,
-            data={"recipients": [i.recipient for i in batch]},
+            data={
+                "recipients": [i.recipient for i in batch],
+                # the audit trail of `payoutengine sync report`: each booked total before and
+                # after this transaction, in smallest units of the schedule's token
+                "symbol": str(self.chain.schedule.symbol),
+                "totals": [[i.recipient, i.booked, i.new_total] for i in batch],
+            },
             search_from=int(str(self._info["head_block_num"])),
         )
         try:
@@ -573,6 +568,35 @@ class Syncer:
                 if row is not None:
                     names.update(json.loads(row.data).get("recipients", []))
         return names
+
+
+def _source(config: SyncConfig) -> Source:
+    """The source ``[source] kind`` names."""
+    if config.source.kind == "redis":
+        return _redis_source(config)
+    src_engine = make_engine(config.source.url)
+    if config.source.kind == "ledger":
+        init_db(src_engine)
+        return LedgerSource(src_engine, default_memo=config.source.default_memo)
+    assert config.source.query is not None
+    return QuerySource(
+        src_engine,
+        config.source.query,
+        total_unit=config.source.total_unit,
+        default_memo=config.source.default_memo,
+    )
+
+
+def _redis_source(config: SyncConfig) -> Source:
+    from .redis_source import LoginMap, RedisSource, open_redis
+
+    rc = config.redis
+    client = open_redis(config.source.url)
+    if rc.accounts_url:
+        logins = LoginMap(engine=make_engine(rc.accounts_url), query=rc.accounts_query)
+    else:
+        logins = LoginMap(client=client, key=rc.accounts_key)
+    return RedisSource(client, rc, logins=logins, default_memo=config.source.default_memo)
 
 
 def _refusal_status(exc: TransactionError) -> str:

@@ -40,6 +40,9 @@ class SyncReport:
     #: recipient -> why it was skipped (malformed name, nonexistent account)
     invalid: dict[str, str] = field(default_factory=dict)
     rejected: list[RejectedRow] = field(default_factory=list)
+    #: recipient -> remainder below one token unit, in source units (still owed; see
+    #: payer_sync.redis_source)
+    carried: dict[str, int] = field(default_factory=dict)
     #: free funds before booking, what every increase needed, and what was missing
     free_funds: int = 0
     needed: int = 0
@@ -156,6 +159,11 @@ class SyncReport:
         summary.add_row("discrepancies", str(len(self.discrepancies)))
         summary.add_row("invalid names", str(len(self.invalid)))
         summary.add_row("rejected rows", str(len(self.rejected)))
+        if self.carried:
+            summary.add_row(
+                "owed below one token unit (carried)",
+                f"{len(self.carried)} recipients, {sum(self.carried.values())} source units",
+            )
         summary.add_row("shortfall", self.amount(self.shortfall))
         summary.add_row("failed bookings", str(sum(len(f.recipients) for f in self.failures)))
         if self.unconfirmed:

@@ -47,6 +47,9 @@ class SourceScan:
     rejected: list[RejectedRow] = field(default_factory=list)
     #: the source position this scan covers (ledger: the highest credit id), if it has one
     watermark: str | None = None
+    #: recipient -> what it is owed below one smallest token unit, in the source's own units
+    #: (a pool's remainder after the exact conversion): not booked yet, still owed
+    carried: dict[str, int] = field(default_factory=dict)
 
     def add(
         self,
@@ -117,13 +120,15 @@ _SPLIT = 1 << 31
 
 
 def _exact_sum(amount: Any) -> tuple[Any, Any]:
-    """``SUM(amount)`` as two sums that cannot overflow a 64-bit integer: of the high parts
-    (``amount / 2^31`` in integer division, which both databases truncate toward zero) and of
-    the low parts (``amount % 2^31``, with the sign of the amount), which add up exactly to
-    each amount on SQLite and PostgreSQL alike; no float is involved. SQLite's own SUM fails
-    with "integer overflow" beyond 2^63 - 1; this way such a total reaches
-    :func:`~payer_sync.values.total_to_units`, which rejects that one recipient."""
-    return func.sum(amount // _SPLIT), func.sum(amount % _SPLIT)
+    """``SUM(amount)`` as two sums that cannot overflow a 64-bit integer: of the low parts
+    (``amount % 2^31``, with the sign of the amount on SQLite, PostgreSQL and MariaDB alike)
+    and of the high parts (``(amount - low) / 2^31``, an exact division, so it does not matter
+    that MariaDB floors where the others truncate), which add up exactly to each amount; no
+    float is involved. SQLite's own SUM fails with "integer overflow" beyond 2^63 - 1; this way
+    such a total reaches :func:`~payer_sync.values.total_to_units`, which rejects that one
+    recipient."""
+    low = amount % _SPLIT
+    return func.sum((amount - low) // _SPLIT), func.sum(low)
 
 
 def _summed(row: Any) -> tuple[str, int]:

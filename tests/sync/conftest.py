@@ -1,8 +1,10 @@
 """Fixtures of the payer sync suite.
 
 - ``local_chain`` / ``new_account``: the real nodeos of tests/node (re-used, not copied).
-- ``db_url``: a real ledger database, once SQLite (a file) and once PostgreSQL (its own schema
-  in the database of ``PAYOUTENGINE_TEST_PG``, dropped afterwards).
+- ``db_url``: a real ledger database: SQLite (a file), PostgreSQL (its own schema in the
+  database of ``PAYOUTENGINE_TEST_PG``) and MariaDB (its own database on the server of
+  ``PAYOUTENGINE_TEST_MARIADB``), each dropped afterwards; ``server_db_url``: the two servers
+  only (concurrent writers).
 - ``payer``: a fresh payer with a TST schedule and a deposit, plus helpers to read the chain.
 """
 
@@ -34,6 +36,7 @@ from tests.conftest import create_payer_account
 from tests.node.conftest import local_chain, new_account, unique_name  # noqa: F401
 
 PG_DEFAULT = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
+MARIADB_DEFAULT = "mysql+pymysql://root@127.0.0.1:3306"
 KEY_ENV = "PAYER_SYNC_TEST_KEY"
 
 
@@ -64,11 +67,44 @@ def pg_url() -> Iterator[str]:
         admin.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+def mariadb_base_url() -> str:
+    return os.environ.get("PAYOUTENGINE_TEST_MARIADB", MARIADB_DEFAULT)
+
+
+@pytest.fixture
+def mariadb_url() -> Iterator[str]:
+    """A MariaDB URL of a fresh database (dropped afterwards)."""
+    base = mariadb_base_url().rstrip("/")
+    db = f"payer_sync_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base)
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f"CREATE DATABASE `{db}` CHARACTER SET utf8mb4"))
+    except Exception as exc:  # noqa: BLE001 - a clear failure, not a skip
+        pytest.fail(
+            f"MariaDB at {base} is not usable ({exc.__class__.__name__}: {exc}); run "
+            f"scripts/services or set PAYOUTENGINE_TEST_MARIADB."
+        )
+    try:
+        yield f"{base}/{db}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP DATABASE `{db}`"))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'ledger.sqlite'}"
-    url: str = request.getfixturevalue("pg_url")
+    url: str = request.getfixturevalue("pg_url" if request.param == "postgresql" else "mariadb_url")
+    return url
+
+
+@pytest.fixture(params=["postgresql", "mariadb"])
+def server_db_url(request: pytest.FixtureRequest) -> str:
+    """A database on a server with concurrent connections: PostgreSQL, then MariaDB."""
+    url: str = request.getfixturevalue("pg_url" if request.param == "postgresql" else "mariadb_url")
     return url
 
 

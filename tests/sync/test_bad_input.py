@@ -139,7 +139,7 @@ def test_query_source_with_bad_rows(
         return f"('{name}', Decimal('{owed}'), None)" if pg else f"('{name}', '{owed}', None)"
 
     # first a query that returns floating-point totals: every row is refused, nothing booked
-    real = "DOUBLE PRECISION" if pg else "REAL"
+    real = "DOUBLE PRECISION" if pg else "DOUBLE" if db_url.startswith("mysql") else "REAL"
     floats = payer.config(
         db_url,
         state_url,

@@ -82,7 +82,7 @@ def test_env_overrides(tmp_path: Path) -> None:
         pytest.param(
             "[bogus]\nx = 1\n",
             "Unknown section [bogus] in {path}; the sections are chain, payer, source, state, "
-            "batch, topup, run.",
+            "batch, topup, run, redis.",
             id="unknown-section",
         ),
     ],
@@ -175,3 +175,64 @@ def test_missing_payer_is_named_with_its_variable(tmp_path: Path) -> None:
         "[payer] schedule is missing; set it in the config file or with "
         "PAYOUTENGINE_PAYER_SCHEDULE."
     )
+
+
+REDIS = MINIMAL + '[source]\nkind = "redis"\nurl = "redis://127.0.0.1:6379/0"\n'
+
+
+def test_the_shipped_payer_examples_load(tmp_path: Path) -> None:
+    examples = Path(__file__).resolve().parents[2] / "docs" / "examples"
+    pool = load_config(examples / "pool-sync.toml", env={})
+    assert pool.source.kind == "redis" and pool.redis.units_per_token_unit == 100_000
+    assert pool.redis.total_fields == ("balance",)
+    assert pool.redis.accounts_key == "eth:payoutengine:accounts"
+    market = load_config(examples / "market-sync.toml", env={})
+    assert market.source.kind == "query" and market.source.total_unit == "token"
+    assert market.source.url.startswith("mysql+pymysql://")
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        pytest.param(
+            '[source]\nkind = "redis"\nurl = "postgresql://x/y"\n',
+            '[source] kind = "redis" needs a Redis URL such as redis://127.0.0.1:6379/0 in '
+            "[source] url, not 'postgresql://x/y'.",
+            id="not-a-redis-url",
+        ),
+        pytest.param(
+            "[redis]\nunits_per_token_unit = 0\n",
+            "[redis] units_per_token_unit must be a whole number of pool units (1 or more) per "
+            "smallest token unit, e.g. 100000 for Shannon (10^9 per coin) into a 4-decimal token.",
+            id="ratio",
+        ),
+        pytest.param(
+            '[redis]\nprefix = "eth:"\n',
+            "[redis] prefix must be the pool's key prefix without ':' or '*', e.g. \"eth\".",
+            id="prefix",
+        ),
+        pytest.param(
+            '[redis]\naccounts_url = "sqlite:///m.sqlite"\n',
+            "[redis] accounts_url and accounts_query go together: a database and a query "
+            'returning (login, account) rows, e.g. "SELECT login, account FROM miner_accounts".',
+            id="mapping-half",
+        ),
+        pytest.param(
+            '[redis]\naccounts_key = "k"\naccounts_url = "sqlite:///m.sqlite"\n'
+            'accounts_query = "SELECT 1, 2"\n',
+            "Map logins to accounts in one place: [redis] accounts_key (a Redis hash) or "
+            "[redis] accounts_url with accounts_query (an SQL table), not both.",
+            id="two-mappings",
+        ),
+        pytest.param(
+            '[redis]\nchanges = "keyspace"\n',
+            '[redis] changes must be "credits" or "none".',
+            id="changes",
+        ),
+    ],
+)
+def test_redis_source_mistakes(tmp_path: Path, extra: str, message: str) -> None:
+    text = (MINIMAL + extra) if extra.startswith("[source]") else (REDIS + extra)
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, text), env={})
+    assert str(err.value) == message

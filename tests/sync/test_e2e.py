@@ -1,4 +1,4 @@
-"""Payer sync against the real nodeos fixture and real SQLite / PostgreSQL ledgers."""
+"""Payer sync against the real nodeos fixture and real SQLite / PostgreSQL / MariaDB ledgers."""
 
 from __future__ import annotations
 
@@ -74,7 +74,7 @@ def report_lines(r: SyncReport) -> list[tuple[str, str, str]]:
 
 
 def test_a_credit_committed_late_below_the_watermark_is_still_booked(
-    payer: Payer, accounts: Callable[[int], list[str]], pg_url: str, state_url: str
+    payer: Payer, accounts: Callable[[int], list[str]], server_db_url: str, state_url: str
 ) -> None:
     """Two writers: the first takes an id, the second commits a higher one; an incremental
     sync passes both ids; then the first commits. The next incremental sync books it."""
@@ -84,12 +84,12 @@ def test_a_credit_committed_late_below_the_watermark_is_still_booked(
 
     payer.deposit("100.0000 TST")
     early, late, other = accounts(3)
-    credit = ledger(pg_url)
+    credit = ledger(server_db_url)
     credit((early, 1))
-    s = syncer(payer.config(pg_url, state_url))
+    s = syncer(payer.config(server_db_url, state_url))
     assert s.sync().ok  # full sync: sets the watermark
 
-    engine = make_engine(pg_url)
+    engine = make_engine(server_db_url)
     slow = Session(engine)
     slow.begin()
     add_credits(slow, [(late, 700)])
