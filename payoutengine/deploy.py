@@ -21,6 +21,7 @@ from .transactions import Action
 
 __all__ = [
     "DeployResult",
+    "SYSTEM_RESOURCE_ACTIONS",
     "add_code_permission",
     "daemon_permission_actions",
     "deploy_contract",
@@ -31,13 +32,19 @@ log = logging.getLogger(__name__)
 
 DeployResult = dict[str, Any]
 
+#: the eosio actions a daemon that keeps its own CPU/NET signs (docs/operations.md,
+#: "Resources: CPU, NET and RAM").
+SYSTEM_RESOURCE_ACTIONS = ("powerup",)
+
 
 def daemon_permission_actions(
-    admin: str, permission: str, public_key: str, *, contract: str
+    admin: str, permission: str, public_key: str, *, contract: str, powerup: bool = False
 ) -> list[Action]:
     """``updateauth`` creating ``admin@permission`` (child of active, one key) and a
     ``linkauth`` of it to each of :data:`payoutengine.contract.ADMIN_ACTIONS`: a key that
-    can run the daemon and nothing else. Signed by ``admin@active``."""
+    can run the daemon and nothing else. With ``powerup`` (EOS, ``[resources]
+    max_powerup_fee_per_day`` set) also to ``eosio::powerup``, so the daemon rents its own
+    CPU/NET. Signed by ``admin@active``."""
     auth = [f"{admin}@active"]
     key_auth = {
         "threshold": 1,
@@ -62,6 +69,16 @@ def daemon_permission_actions(
         )
         for action in pc.ADMIN_ACTIONS
     ]
+    if powerup:
+        actions += [
+            Action(
+                "eosio",
+                "linkauth",
+                auth,
+                {"account": admin, "code": "eosio", "type": action, "requirement": permission},
+            )
+            for action in SYSTEM_RESOURCE_ACTIONS
+        ]
     return actions
 
 
