@@ -711,7 +711,7 @@ class ResourceKeeper:
             "ram": "max_ram_fee_per_day",
         }[what]
         reason = (
-            f"the daily {what} budget is used up ({Asset(spent, cap.symbol)} of "
+            f"the daily {what} budget cannot pay for more ({Asset(spent, cap.symbol)} of "
             f"{cap} spent today{asks}); the work waits until the next UTC day or until "
             f"[resources] {setting} is raised"
         )
