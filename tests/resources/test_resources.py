@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from prometheus_client import CollectorRegistry
 
 from payoutengine.contract import setadmin
 from payoutengine.deploy import daemon_permission_actions
@@ -24,7 +25,6 @@ from payoutengine.resources import account_usage, exhaustion_of
 from payoutengine.sending import Sender
 from payoutengine.systemchain import ProfileChain
 from payoutengine.transactions import Action
-from prometheus_client import CollectorRegistry
 from tests.daemon.conftest import DAEMON_PERMISSION, free_port, wait_for, write_config
 from tests.node.conftest import unique_name
 
@@ -87,7 +87,10 @@ def _payer_with_dues(chain: ProfileChain, n: int, units: int) -> tuple[str, str,
     chain.action(
         CONTRACT_ACCOUNT,
         "book",
-        {"schedule_name": sched, "records": [{"recipient": r, "new_total": total} for r in recipients]},
+        {
+            "schedule_name": sched,
+            "records": [{"recipient": r, "new_total": total} for r in recipients],
+        },
         f"{payer}@active",
     )
     return payer, sched, {r: units for r in recipients}
@@ -97,7 +100,9 @@ def _recipient(chain: ProfileChain, sched: str, account: str) -> dict[str, int]:
     rows = chain.client.get_table_rows(
         CONTRACT_ACCOUNT, sched, "recipients", lower_bound=account, upper_bound=account, limit=1
     )["rows"]
-    return {"paid": int(rows[0]["paid_total"]), "booked": int(rows[0]["booked_total"])} if rows else {}
+    return (
+        {"paid": int(rows[0]["paid_total"]), "booked": int(rows[0]["booked_total"])} if rows else {}
+    )
 
 
 def _all_paid(chain: ProfileChain, sched: str, totals: dict[str, int]) -> bool:
@@ -196,10 +201,8 @@ def test_daemon_past_its_cap_alerts_waits_and_resumes_when_raised(
     _payer, sched, totals = _payer_with_dues(chain, 8, 20_000)
     journal = tmp_path / "journal.sqlite"
     port = free_port()
-    tiny = _config(
-        tmp_path, chain, admin, journal, max_powerup_fee_per_day="0.0001 EOS"
-    )
-    text = tiny.read_text().replace('port = 0', f'port = {port}')
+    tiny = _config(tmp_path, chain, admin, journal, max_powerup_fee_per_day="0.0001 EOS")
+    text = tiny.read_text().replace("port = 0", f"port = {port}")
     tiny.write_text(text)
     d = run_daemon(tiny, key)
     labels = f'account="{admin}",resource="cpu"'
@@ -214,7 +217,9 @@ def test_daemon_past_its_cap_alerts_waits_and_resumes_when_raised(
     time.sleep(3)  # it waits: nothing is paid, the alert is one line
     assert all(_recipient(chain, sched, r)["paid"] == 0 for r in totals)
     alerts = [
-        line for line in d.logs() if line.get("msg") == "resource budget exhausted"  # type: ignore[attr-defined]
+        line
+        for line in d.logs()
+        if line.get("msg") == "resource budget exhausted"  # type: ignore[attr-defined]
     ]
     assert 1 <= len(alerts) <= 2, alerts  # one per resource (cpu, net) per episode
     assert "max_powerup_fee_per_day" in alerts[0]["reason"]
@@ -238,7 +243,9 @@ def test_exhaustion_names_are_the_nodes() -> None:
         "max-transaction-time 150000us",
         name="tx_cpu_usage_exceeded",
     )
-    net = TransactionError("transaction net usage is too high: 128 > 0", name="tx_net_usage_exceeded")
+    net = TransactionError(
+        "transaction net usage is too high: 128 > 0", name="tx_net_usage_exceeded"
+    )
     ram = TransactionError(
         "account probe1 has insufficient ram; needs 6329 bytes has 5488 bytes",
         name="ram_usage_exceeded",
@@ -247,5 +254,145 @@ def test_exhaustion_names_are_the_nodes() -> None:
     assert exhaustion_of(big) is not None and exhaustion_of(big).scope == "transaction"  # type: ignore[union-attr]
     assert exhaustion_of(net) is not None and exhaustion_of(net).resource == "net"  # type: ignore[union-attr]
     r = exhaustion_of(ram)
-    assert r is not None and (r.resource, r.account, r.needed, r.available) == ("ram", "probe1", 6329, 5488)
-    assert exhaustion_of(TransactionError("nothing to pay", name="eosio_assert_message_exception")) is None
+    assert r is not None and (r.resource, r.account, r.needed, r.available) == (
+        "ram",
+        "probe1",
+        6329,
+        5488,
+    )
+    assert (
+        exhaustion_of(TransactionError("nothing to pay", name="eosio_assert_message_exception"))
+        is None
+    )
+
+
+@pytest.mark.parametrize("profile_chain", EOS, indirect=True)
+def test_payer_sync_out_of_ram_buys_it_within_cap_and_books_exactly(
+    profile_chain: ProfileChain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from payer_sync.config import (
+        BatchConfig,
+        ChainConfig,
+        PayerConfig,
+        SourceConfig,
+        StateConfig,
+        SyncConfig,
+    )
+    from payer_sync.engine import Syncer
+    from tests.sync.conftest import ledger
+
+    chain = profile_chain
+    monkeypatch.setenv("RES_PAYER_KEY", DEV_KEY.to_wif())
+    payer, sched = unique_name("rq"), unique_name("rt")
+    chain.create_account(payer)  # mainnet's new-account RAM: a few hundred bytes free
+    chain.buy_ram(payer, 1024)  # enough for its schedule row, not for its recipients
+    chain.provision(payer)
+    chain.fund(payer, "1000.0000 TST")
+    chain.transfer("eosio", payer, "20.0000 EOS", "ram")
+    chain.action(
+        CONTRACT_ACCOUNT,
+        "newschedule",
+        {
+            "payer": payer,
+            "schedule_name": sched,
+            "tkcontract": TOKEN,
+            "currency": "0.0000 TST",
+            "memo": "res",
+        },
+        f"{payer}@active",
+    )
+    chain.transfer(payer, CONTRACT_ACCOUNT, "900.0000 TST", "deposit")
+    recipients = [unique_name("rn") for _ in range(30)]
+    chain.create_accounts(recipients)  # no TST rows: payer sync opens them (payer's RAM)
+    free_before = account_usage(chain.client, payer).ram_free_bytes
+    assert free_before is not None and free_before < 30 * 600
+    url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    credit = ledger(url)
+    totals = {r: 1_000 + i for i, r in enumerate(recipients)}
+    credit(*[(r, t) for r, t in totals.items()])
+    cfg = SyncConfig(
+        chain=ChainConfig(endpoints=(chain.url,)),
+        payer=PayerConfig(account=payer, schedule=sched, key_env="RES_PAYER_KEY"),
+        source=SourceConfig(url=url),
+        state=StateConfig(url=f"sqlite:///{tmp_path / 'state.sqlite'}"),
+        batch=BatchConfig(records_per_tx=100, confirm_timeout_s=20.0),
+        resources=ResourcesConfig(max_ram_fee_per_day="5.0000 EOS"),
+    )
+    syncer = Syncer.from_config(cfg)
+    report = syncer.sync()
+    assert not report.failures, report.failures
+    assert {i.recipient for i in report.booked} == set(recipients)
+    spent = syncer.resources.spent_today("ram")
+    assert 0 < spent <= 5_0000
+    assert [st for _, st in _journal_rows(tmp_path / "state.sqlite", "buyrambytes")] != []
+    assert account_usage(chain.client, payer).ram_free_bytes is not None
+    _check_invariant(chain, sched, totals)
+    # a second sync finds nothing to book: exactly once
+    again = Syncer.from_config(cfg).sync()
+    assert not again.booked and not again.failures
+
+
+@pytest.mark.parametrize("profile_chain", WAX, indirect=True)
+def test_wax_keeper_reports_then_stakes_from_the_funding_account_within_its_cap(
+    profile_chain: ProfileChain, tmp_path: Path
+) -> None:
+    chain = profile_chain
+    account, funder = unique_name("rw"), unique_name("rf")
+    chain.create_account(account)
+    chain.create_account(funder)
+    chain.transfer("eosio", funder, "1000.00000000 WAX", "stake")
+    chain.wait_blocks(2)
+    one_wax_cpu = account_usage(chain.client, account).cpu_max_us
+    assert one_wax_cpu is not None and one_wax_cpu > 0
+    journal = Journal(f"sqlite:///{tmp_path / 'journal.sqlite'}")
+    base = {
+        "min_cpu_us": 10 * one_wax_cpu,  # 1 WAX of stake is short; 101 WAX is not
+        "powerup_cpu_us": 20 * one_wax_cpu,
+        "min_net_bytes": 0,
+        "check_interval_s": 0.1,
+    }
+
+    def keeper(cfg: ResourcesConfig, registry: CollectorRegistry) -> ResourceKeeper:
+        return ResourceKeeper(
+            chain.client,
+            journal,
+            cfg,
+            account=account,
+            permission="active",
+            sender=Sender(chain.client, journal, [DEV_KEY], expiration_s=60),
+            stake_sender=Sender(chain.client, journal, [DEV_KEY], expiration_s=60),
+            metrics=ResourceMetrics(registry),
+        )
+
+    reg = CollectorRegistry()
+    reporter = keeper(ResourcesConfig(**base), reg)  # type: ignore[arg-type]
+    assert reporter.model == "stake"
+    assert reporter.ensure(force=True) is False  # reports: nothing configured to stake with
+    assert (
+        reg.get_sample_value(
+            "payoutengine_resource_budget_exhausted", {"account": account, "resource": "cpu"}
+        )
+        == 1.0
+    )
+    cfg = ResourcesConfig(
+        **base,  # type: ignore[arg-type]
+        stake_from=funder,
+        stake_cpu="100.00000000 WAX",
+        max_stake_per_day="150.00000000 WAX",
+    )
+    reg2 = CollectorRegistry()
+    staker = keeper(cfg, reg2)
+    assert staker.ensure(force=True) is True
+    res = chain.resources(account)
+    assert int(res["cpu_weight"]) == 101 * 10**8  # its own 1 WAX + 100 from the funder
+    assert staker.spent_today("stake") == 100 * 10**8
+    assert (
+        reg2.get_sample_value(
+            "payoutengine_resource_budget_exhausted", {"account": account, "resource": "cpu"}
+        )
+        == 0.0
+    )
+    # the cap holds: another 100 WAX would pass 150 today
+    assert staker._stake(["cpu"]) is False  # noqa: SLF001 - ask for more, as a refusal would
+    assert int(chain.resources(account)["cpu_weight"]) == 101 * 10**8
+    journal.close()
