@@ -136,6 +136,7 @@ class Syncer:
         key: PrivateKey | None = None,
         need_key: bool = True,
         progress: Progress | None = None,
+        resource_metrics: ResourceMetrics | None = None,
     ) -> Syncer:
         if key is None and need_key:
             key = load_key(config.payer.key_env, config.payer.key_file)
@@ -162,7 +163,14 @@ class Syncer:
                 default_memo=config.source.default_memo,
             )
         journal = open_state(config.state.url)
-        return cls(config, chain=chain, source=source, journal=journal, progress=progress)
+        return cls(
+            config,
+            chain=chain,
+            source=source,
+            journal=journal,
+            progress=progress,
+            resource_metrics=resource_metrics,
+        )
 
     def value(self, key: str) -> str | None:
         """A small value of the local state (the watermark, the time of the last full scan)."""

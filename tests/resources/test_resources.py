@@ -396,3 +396,26 @@ def test_wax_keeper_reports_then_stakes_from_the_funding_account_within_its_cap(
     assert staker._stake(["cpu"]) is False  # noqa: SLF001 - ask for more, as a refusal would
     assert int(chain.resources(account)["cpu_weight"]) == 101 * 10**8
     journal.close()
+
+
+def test_resources_config_is_typed_env_overridable_and_checked(tmp_path: Path) -> None:
+    from daemon.config import load_config
+    from payoutengine.errors import ConfigError
+
+    path = tmp_path / "admin.toml"
+    path.write_text(
+        '[chain]\nendpoints = ["http://127.0.0.1:8888"]\n[admin]\naccount = "pe.admin"\n'
+        '[resources]\nmax_powerup_fee_per_day = "1.0000 EOS"\n'
+    )
+    cfg = load_config(path, env={})
+    assert cfg.resources.max_powerup_fee_per_day == "1.0000 EOS"
+    raised = load_config(path, env={"PAYOUTENGINE_RESOURCES_MAX_POWERUP_FEE_PER_DAY": "5.0000 EOS"})
+    assert raised.resources.max_powerup_fee_per_day == "5.0000 EOS"
+    for env, message in (
+        ({"PAYOUTENGINE_RESOURCES_MAX_POWERUP_FEE_PER_DAY": "1.0 EOS tokens"}, "max_powerup_fee_per_day"),
+        ({"PAYOUTENGINE_RESOURCES_MAX_RAM_FEE_PER_DAY": "1.00000000 WAX"}, "core token"),
+        ({"PAYOUTENGINE_RESOURCES_MODEL": "rex"}, "model must be"),
+        ({"PAYOUTENGINE_RESOURCES_STAKE_FROM": "funder"}, "max_stake_per_day"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            load_config(path, env=env)
