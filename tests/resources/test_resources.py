@@ -412,7 +412,10 @@ def test_resources_config_is_typed_env_overridable_and_checked(tmp_path: Path) -
     raised = load_config(path, env={"PAYOUTENGINE_RESOURCES_MAX_POWERUP_FEE_PER_DAY": "5.0000 EOS"})
     assert raised.resources.max_powerup_fee_per_day == "5.0000 EOS"
     for env, message in (
-        ({"PAYOUTENGINE_RESOURCES_MAX_POWERUP_FEE_PER_DAY": "1.0 EOS tokens"}, "max_powerup_fee_per_day"),
+        (
+            {"PAYOUTENGINE_RESOURCES_MAX_POWERUP_FEE_PER_DAY": "1.0 EOS tokens"},
+            "max_powerup_fee_per_day",
+        ),
         ({"PAYOUTENGINE_RESOURCES_MAX_RAM_FEE_PER_DAY": "1.00000000 WAX"}, "core token"),
         ({"PAYOUTENGINE_RESOURCES_MODEL": "rex"}, "model must be"),
         ({"PAYOUTENGINE_RESOURCES_STAKE_FROM": "funder"}, "max_stake_per_day"),
