@@ -43,11 +43,13 @@ def _config_option(fn: F) -> F:
 @click.pass_context
 def admin(ctx: click.Context, config_path: Path | None) -> None:
     """Run the admin daemon: approvals, payouts, transaction tracking (until SIGTERM/SIGINT)."""
+    from payoutengine.resourcekeeper import load_stake_key
+
     from .service import AdminDaemon, load_admin_key
 
     cfg: Config = load_config(config_path)
     configure_logging(ctx, level=cfg.log.level, json_lines=cfg.log.json)
-    daemon = AdminDaemon(cfg, load_admin_key(cfg))
+    daemon = AdminDaemon(cfg, load_admin_key(cfg), stake_key=load_stake_key(cfg.resources))
     try:
         daemon.preflight()
         daemon.run_forever()

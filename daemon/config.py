@@ -31,6 +31,7 @@ from typing import get_type_hints
 from payoutengine.config import ENV_PREFIX, load_sections
 from payoutengine.errors import ConfigError
 from payoutengine.names import name_problem
+from payoutengine.resourcekeeper import ResourcesConfig, check_resources_config
 
 __all__ = [
     "AdminConfig",
@@ -42,6 +43,7 @@ __all__ = [
     "LogConfig",
     "MetricsConfig",
     "PayoutsConfig",
+    "ResourcesConfig",
     "load_config",
 ]
 
@@ -162,6 +164,7 @@ class Config:
     journal: JournalConfig = field(default_factory=JournalConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    resources: ResourcesConfig = field(default_factory=ResourcesConfig)
 
     @property
     def authority(self) -> str:
@@ -228,6 +231,7 @@ def _validate(cfg: Config) -> None:
         raise ConfigError("[metrics] port must lie between 0 (disabled) and 65535.")
     if cfg.log.level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigError("[log] level must be DEBUG, INFO, WARNING or ERROR.")
+    check_resources_config(cfg.resources)
     if not cfg.journal.url or "://" not in cfg.journal.url:
         raise ConfigError(
             "[journal] url must be an SQLAlchemy URL such as sqlite:///payoutengine-admin.sqlite."

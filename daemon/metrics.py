@@ -11,6 +11,7 @@ import time
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from payoutengine.metrics import serve_metrics
+from payoutengine.resourcekeeper import ResourceMetrics
 
 __all__ = ["Metrics"]
 
@@ -93,6 +94,8 @@ class Metrics:
             "1 when the current endpoint has the right chain id and a fresh head block.",
             registry=r,
         )
+        #: CPU/NET/RAM: budget exhausted, available, spent (payoutengine.resourcekeeper)
+        self.resources = ResourceMetrics(r)
         self._last_payout: float | None = None
 
     def payout_succeeded(self, when: float | None = None) -> None:

@@ -27,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from payoutengine.errors import EndpointError, TransactionError
+from payoutengine.resourcekeeper import ResourceKeeper
 
 from .config import PayoutsConfig
 from .contract import NOTHING_TO_PAY, ContractView
@@ -112,8 +113,10 @@ class PayoutsJob:
         poison: PoisonHandler,
         metrics: Metrics,
         stop: threading.Event,
+        resources: ResourceKeeper,
     ) -> None:
         self.cfg = cfg
+        self.resources = resources
         self.gate = gate
         self.view = view
         self.sender = sender
@@ -148,6 +151,8 @@ class PayoutsJob:
                 and time.monotonic() - self._idle_at < self.cfg.idle_recheck_s
             ):
                 return
+            if not self.resources.ensure():
+                return  # out of CPU/NET and past the budget: the dues wait (alerted)
             self.runs += 1
             self._drain()
         except EndpointError as e:
@@ -247,6 +252,14 @@ class PayoutsJob:
             self.metrics.tx_failures.labels("expired").inc()
             with run.lock:
                 run.info_at = 0.0
+            return
+        exhaustion = self.resources.handle(e)
+        if exhaustion is not None and exhaustion.scope == "account":
+            # The admin account is out of CPU/NET (not a transaction too big): the keeper got
+            # more within its budget, or the run waits until it can; count is not shrunk.
+            self.metrics.tx_failures.labels(exhaustion.resource).inc()
+            if not self.resources.ready():
+                run.done.set()
             return
         if e.cpu_exceeded:
             self.metrics.tx_failures.labels("cpu").inc()

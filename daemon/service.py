@@ -7,7 +7,10 @@ same job at once, missed runs collapse into one):
 - ``tracker`` every second: follows journaled transactions to irreversibility;
 - ``approvals`` and ``recheck`` (a slice of the approved accounts; a full pass per
   ``recheck_interval_s``) every ``[approvals] interval_s``;
-- ``gauges`` every ``[metrics] refresh_s``: dues per schedule, journal counts.
+- ``gauges`` every ``[metrics] refresh_s``: dues per schedule, journal counts;
+- ``resources`` every ``[resources] check_interval_s``: the admin account's CPU/NET, topped up
+  within the budget (payoutengine.resourcekeeper); the payouts job also asks before a drain
+  and after a refusal for CPU/NET.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ from payoutengine.errors import (
 )
 from payoutengine.journal import Journal
 from payoutengine.keys import PrivateKey, load_key
+from payoutengine.resourcekeeper import ResourceKeeper
+from payoutengine.sending import Sender as EngineSender
 from payoutengine.sending import Tracker
 
 from .approvals import ApprovalsJob
@@ -77,7 +82,14 @@ def check_key(client: ChainClient, cfg: Config, key: PrivateKey) -> None:
 
 
 class AdminDaemon:
-    def __init__(self, cfg: Config, key: PrivateKey, *, metrics: Metrics | None = None) -> None:
+    def __init__(
+        self,
+        cfg: Config,
+        key: PrivateKey,
+        *,
+        metrics: Metrics | None = None,
+        stake_key: PrivateKey | None = None,
+    ) -> None:
         self.cfg = cfg
         self.key = key
         self.metrics = metrics or Metrics()
@@ -108,6 +120,21 @@ class AdminDaemon:
             resend_after_s=max(10.0, 2 * cfg.chain.timeout_s),
             stopping=self.stop_event.is_set,
         )
+        stake_sender = None
+        if stake_key is not None:
+            stake_sender = EngineSender(
+                client, self.journal, [stake_key], expiration_s=cfg.payouts.expiration_s
+            )
+        self.resources = ResourceKeeper(
+            client,
+            self.journal,
+            cfg.resources,
+            account=cfg.admin.account,
+            permission=cfg.admin.permission,
+            sender=self.sender.engine,
+            stake_sender=stake_sender,
+            metrics=self.metrics.resources,
+        )
         self.poison = PoisonHandler(
             self.view,
             self.sender,
@@ -124,6 +151,7 @@ class AdminDaemon:
             poison=self.poison,
             metrics=self.metrics,
             stop=self.stop_event,
+            resources=self.resources,
         )
         self.approvals = ApprovalsJob(
             cfg.approvals,
@@ -208,6 +236,11 @@ class AdminDaemon:
             return
         self.tracker.run_once()
 
+    def _resources(self) -> None:
+        if self.gate.client() is None:
+            return
+        self.resources.ensure()
+
     def refresh_gauges(self) -> None:
         with self.journal.session() as s:
             counts = Journal.count_by_status(s)
@@ -237,6 +270,7 @@ class AdminDaemon:
             ("recheck", self.approvals.recheck_approved, a.interval_s),
             ("wakes", self.wakes.run, a.interval_s),
             ("gauges", self.refresh_gauges, c.metrics.refresh_s),
+            ("resources", self._resources, c.resources.check_interval_s),
         ]
         for name, fn, every in jobs:
             sched.add_job(

@@ -25,6 +25,7 @@ from payoutengine.cli import logging_options
 from payoutengine.client import ChainClient
 from payoutengine.errors import EXIT_FAILED, EXIT_OK, PayoutEngineError
 from payoutengine.keys import load_key
+from payoutengine.resourcekeeper import ResourceMetrics
 
 from .config import SyncConfig, load_config
 from .engine import LAST_FULL_KEY, Progress, Syncer
@@ -41,11 +42,18 @@ def _load(ctx: click.Context) -> SyncConfig:
     return load_config(path)
 
 
-def _syncer(cfg: SyncConfig, *, dry_run: bool, progress: Progress | None = None) -> Syncer:
+def _syncer(
+    cfg: SyncConfig,
+    *,
+    dry_run: bool,
+    progress: Progress | None = None,
+    metrics: _Metrics | None = None,
+) -> Syncer:
     """The syncer; unless it only plans (dry run), with the payer's key, checked on the chain:
     it must sign for the configured permission and must not control the payer's owner."""
     if dry_run:
         return Syncer.from_config(cfg, need_key=False, progress=progress)
+    resource_metrics = metrics.resources if metrics is not None else None
     key = load_key(cfg.payer.key_env, cfg.payer.key_file)
     client = ChainClient(list(cfg.chain.endpoints), timeout=cfg.chain.timeout_s)
     check_signing_key(
@@ -56,7 +64,9 @@ def _syncer(cfg: SyncConfig, *, dry_run: bool, progress: Progress | None = None)
         advice="give payer sync the key of a permission that cannot change the account's keys "
         "(active, or a dedicated one), never the owner key.",
     )
-    return Syncer.from_config(cfg, client=client, key=key, progress=progress)
+    return Syncer.from_config(
+        cfg, client=client, key=key, progress=progress, resource_metrics=resource_metrics
+    )
 
 
 @contextmanager
@@ -149,7 +159,7 @@ def once(ctx: click.Context, dry_run: bool, incremental: bool, metrics_file: Pat
     try:
         cfg = _load(ctx)
         with _progress() as progress:
-            syncer = _syncer(cfg, dry_run=dry_run, progress=progress)
+            syncer = _syncer(cfg, dry_run=dry_run, progress=progress, metrics=metrics)
             report = syncer.sync(full=not incremental, dry_run=dry_run)
     except PayoutEngineError:
         if metrics_file:  # a sync that cannot run still leaves a file the alerts read
@@ -213,11 +223,11 @@ def run(ctx: click.Context, dry_run: bool, metrics_port: int | None, metrics_hos
     """Sync continuously: incremental syncs every interval, a full scan periodically (until
     SIGTERM/SIGINT, which stop it after the current sync)."""
     cfg = _load(ctx)
-    syncer = _syncer(cfg, dry_run=dry_run)
     metrics = None
     if metrics_port:
         metrics = _Metrics()
         metrics.serve(metrics_host, metrics_port)
+    syncer = _syncer(cfg, dry_run=dry_run, metrics=metrics)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -310,6 +320,8 @@ class _Metrics:
         self.last = Gauge(
             "payer_sync_last_sync_timestamp", "Unix time of the last sync", registry=r
         )
+        #: the payer's CPU/NET/RAM budget (payoutengine.resourcekeeper)
+        self.resources = ResourceMetrics(r)
 
     def serve(self, host: str, port: int) -> None:
         from payoutengine.metrics import serve_metrics

@@ -55,6 +55,10 @@ load time with a sentence that says how to fix it.
     full_scan_every_s = 3600                # full comparison period
     invalid_recheck_s = 86400               # nonexistent accounts are asked again after this
 
+    [resources]                             # CPU/NET/RAM budget (payoutengine.resourcekeeper)
+    max_ram_fee_per_day = "1.0000 EOS"      # buyrambytes for bookings and open rows
+    max_powerup_fee_per_day = "1.0000 EOS"  # EOS: the payer powers itself up
+
 Environment overrides: ``PAYOUTENGINE_<SECTION>_<OPTION>`` (upper case), e.g.
 ``PAYOUTENGINE_SOURCE_URL``, ``PAYOUTENGINE_CHAIN_ENDPOINTS`` (comma-separated),
 ``PAYOUTENGINE_BATCH_RECORDS_PER_TX``; an empty variable counts as not set, and a relative
@@ -73,12 +77,14 @@ from payoutengine.amounts import Asset
 from payoutengine.config import env_name, load_sections
 from payoutengine.errors import AmountError, ConfigError
 from payoutengine.names import name_problem
+from payoutengine.resourcekeeper import ResourcesConfig, check_resources_config
 
 __all__ = [
     "BatchConfig",
     "ChainConfig",
     "PayerConfig",
     "RedisConfig",
+    "ResourcesConfig",
     "RunConfig",
     "SourceConfig",
     "StateConfig",
@@ -180,6 +186,7 @@ class SyncConfig:
     topup: TopUpConfig = field(default_factory=TopUpConfig)
     run: RunConfig = field(default_factory=RunConfig)
     redis: RedisConfig = field(default_factory=RedisConfig)
+    resources: ResourcesConfig = field(default_factory=ResourcesConfig)
 
 
 def _check_name(value: str, what: str) -> str:
@@ -266,6 +273,8 @@ def load_config(path: Path | None = None, *, env: Mapping[str, str] | None = Non
     run: RunConfig = m["run"]
     if run.interval_s <= 0 or run.full_scan_every_s <= 0 or run.invalid_recheck_s < 0:
         raise ConfigError("[run] intervals must be positive numbers of seconds.")
+    resources: ResourcesConfig = m["resources"]
+    check_resources_config(resources)
     return SyncConfig(
         chain=chain,
         payer=payer,
@@ -275,6 +284,7 @@ def load_config(path: Path | None = None, *, env: Mapping[str, str] | None = Non
         topup=topup,
         run=run,
         redis=redis,
+        resources=resources,
     )
 
 

@@ -38,6 +38,7 @@ from payoutengine.journal import (
 )
 from payoutengine.keys import PrivateKey, load_key
 from payoutengine.names import name_problem
+from payoutengine.resourcekeeper import RESOURCE_KINDS, ResourceKeeper, ResourceMetrics
 from payoutengine.sending import Sender, SendResult, Tracker
 from payoutengine.transactions import SignedTransaction
 
@@ -67,6 +68,8 @@ LAST_REPORT_KEY = "last_report"
 #: refresh the TAPoS/expiration reference this often while sending many batches
 INFO_MAX_AGE_S = 10.0
 SEND_ATTEMPTS = 3
+#: times a batch is booked again after the payer got the RAM/CPU/NET it lacked
+RESOURCE_RETRIES = 3
 
 Progress = Callable[[str, int], None]
 
@@ -93,6 +96,7 @@ class Syncer:
         source: Source,
         journal: Journal,
         progress: Progress | None = None,
+        resource_metrics: ResourceMetrics | None = None,
     ) -> None:
         self.config, self.chain, self.source = config, chain, source
         self.journal, self.progress = journal, progress
@@ -111,8 +115,18 @@ class Syncer:
             client,
             journal,
             self.sender,
-            kinds=[BOOKING_KIND],
+            kinds=[BOOKING_KIND, *RESOURCE_KINDS],
             resend_after_s=max(10.0, 2 * config.chain.timeout_s),
+        )
+        #: the payer's CPU/NET/RAM within [resources] (bookings and open rows need RAM)
+        self.resources = ResourceKeeper(
+            client,
+            journal,
+            config.resources,
+            account=chain.payer,
+            permission=chain.permission,
+            sender=self.sender,
+            metrics=resource_metrics,
         )
 
     @classmethod
@@ -124,6 +138,7 @@ class Syncer:
         key: PrivateKey | None = None,
         need_key: bool = True,
         progress: Progress | None = None,
+        resource_metrics: ResourceMetrics | None = None,
     ) -> Syncer:
         if key is None and need_key:
             key = load_key(config.payer.key_env, config.payer.key_file)
@@ -138,7 +153,14 @@ class Syncer:
         )
         source = _source(config)
         journal = open_state(config.state.url)
-        return cls(config, chain=chain, source=source, journal=journal, progress=progress)
+        return cls(
+            config,
+            chain=chain,
+            source=source,
+            journal=journal,
+            progress=progress,
+            resource_metrics=resource_metrics,
+        )
 
     def value(self, key: str) -> str | None:
         """A small value of the local state (the watermark, the time of the last full scan)."""
@@ -406,7 +428,9 @@ class Syncer:
                 report.failures.append(Failure(tuple(i.recipient for i in left), str(stop)))
         return sent
 
-    def _book(self, batch: list[Increase], report: SyncReport, sent: list[_Sent]) -> None:
+    def _book(
+        self, batch: list[Increase], report: SyncReport, sent: list[_Sent], *, attempt: int = 0
+    ) -> None:
         if not batch:
             return
         if self._info is None or time.monotonic() - self._info_at > INFO_MAX_AGE_S:
@@ -428,7 +452,7 @@ class Syncer:
         try:
             result = self._send(signed)
         except TransactionError as exc:
-            self._refused(batch, exc, report, sent)
+            self._refused(batch, exc, report, sent, attempt=attempt)
             return
         report.transactions += 1
         if result.duplicate:  # this very transaction had landed before
@@ -455,9 +479,26 @@ class Syncer:
         raise _StopBooking(f"the chain API could not be reached: {last}")
 
     def _refused(
-        self, batch: list[Increase], exc: TransactionError, report: SyncReport, sent: list[_Sent]
+        self,
+        batch: list[Increase],
+        exc: TransactionError,
+        report: SyncReport,
+        sent: list[_Sent],
+        *,
+        attempt: int = 0,
     ) -> None:
         msg = exc.message
+        exhaustion = self.resources.handle(exc)
+        if exhaustion is not None and exhaustion.scope == "account":
+            # the payer is out of RAM (or CPU/NET): the keeper bought what it could within
+            # [resources]; book the same records again, or leave them for a later sync
+            if self.resources.satisfied(exhaustion) and attempt < RESOURCE_RETRIES:
+                self._book(batch, report, sent, attempt=attempt + 1)
+                return
+            raise _StopBooking(
+                f"the payer account is out of {exhaustion.resource.upper()} and its "
+                "[resources] budget cannot get more now; the bookings wait for a later sync"
+            )
         if msg == Msg.NO_TOTAL_RAISED:
             # every record is at or below what is booked: it landed before (or concurrently)
             report.already.extend(batch)

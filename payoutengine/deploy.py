@@ -22,6 +22,7 @@ from .transactions import Action
 
 __all__ = [
     "DeployResult",
+    "SYSTEM_RESOURCE_ACTIONS",
     "add_code_permission",
     "daemon_permission_actions",
     "deploy_contract",
@@ -33,6 +34,10 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 DeployResult = dict[str, Any]
+
+#: the eosio actions a daemon that keeps its own CPU/NET signs (docs/operations.md,
+#: "Resources: CPU, NET and RAM").
+SYSTEM_RESOURCE_ACTIONS = ("powerup",)
 
 
 def linked_permission_actions(
@@ -69,12 +74,25 @@ def linked_permission_actions(
 
 
 def daemon_permission_actions(
-    admin: str, permission: str, public_key: str, *, contract: str
+    admin: str, permission: str, public_key: str, *, contract: str, powerup: bool = False
 ) -> list[Action]:
-    """The admin daemon's permission, linked to :data:`payoutengine.contract.ADMIN_ACTIONS`."""
-    return linked_permission_actions(
+    """The admin daemon's permission, linked to :data:`payoutengine.contract.ADMIN_ACTIONS`.
+    With ``powerup`` (EOS, ``[resources] max_powerup_fee_per_day`` set) also to
+    ``eosio::powerup``, so the daemon rents its own CPU/NET."""
+    actions = linked_permission_actions(
         admin, permission, public_key, contract=contract, actions=pc.ADMIN_ACTIONS
     )
+    if powerup:
+        actions += [
+            Action(
+                "eosio",
+                "linkauth",
+                [f"{admin}@active"],
+                {"account": admin, "code": "eosio", "type": action, "requirement": permission},
+            )
+            for action in SYSTEM_RESOURCE_ACTIONS
+        ]
+    return actions
 
 
 def sponsor_permission_actions(

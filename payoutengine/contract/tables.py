@@ -98,8 +98,13 @@ class ContractTables:
             yield str(r[key])
 
     def parked_dues(self, schedule: str) -> list[str]:
-        """Accounts whose due in the schedule is parked (the ``ready`` flag is off)."""
-        return list(self._flagged(schedule, Due.TABLE, "account", on=False))
+        """Accounts whose due in the schedule is parked (the ``ready`` flag is off). Parked
+        rows all share the flag index key 0, which the node cannot page past (its
+        ``next_key`` is that key again): every due is read by its primary key and the ready
+        ones (distinct index keys) are left out."""
+        ready = set(self._flagged(schedule, Due.TABLE, "account", on=True))
+        dues = (str(r["account"]) for r in self._rows(schedule, Due.TABLE))
+        return [a for a in dues if a not in ready]
 
     def has_ready_due(self, schedule: str) -> bool:
         return next(self._flagged(schedule, Due.TABLE, "account", on=True), None) is not None

@@ -82,7 +82,7 @@ def test_env_overrides(tmp_path: Path) -> None:
         pytest.param(
             "[bogus]\nx = 1\n",
             "Unknown section [bogus] in {path}; the sections are chain, payer, source, state, "
-            "batch, topup, run, redis.",
+            "batch, topup, run, redis, resources.",
             id="unknown-section",
         ),
     ],
