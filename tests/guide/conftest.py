@@ -14,10 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from payoutengine.localchain import (
-    LocalChain,
-    process_group_alive,
-)
+from payoutengine.localchain import process_group_alive
+from payoutengine.systemchain import ProfileChain
 from tests.conftest import CONTRACT_WASM, REPO_ROOT
 
 VENV_BIN = REPO_ROOT / ".venv" / "bin"
@@ -39,11 +37,16 @@ def processes_mentioning(text: str) -> list[tuple[int, str]]:
     return found
 
 
-@pytest.fixture(scope="session")
-def guide_chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalChain]:
+@pytest.fixture(scope="session", params=["dev", "eos"])
+def guide_chain(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ProfileChain]:
+    """Once the development chain, once a chain booted like EOS mainnet (its system contract,
+    RAM market and PowerUp: every account the guide's situations create needs RAM, CPU and
+    NET there, as on mainnet)."""
     if not CONTRACT_WASM.is_file():
         pytest.fail(f"{CONTRACT_WASM} is missing: run scripts/bootstrap to build the contract.")
-    chain = LocalChain(tmp_path_factory.mktemp("guide-chain"))
+    chain = ProfileChain(tmp_path_factory.mktemp("guide-chain"), profile=request.param)
     chain.start()
     pid = chain.pid
     assert pid is not None

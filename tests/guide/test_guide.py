@@ -32,7 +32,8 @@ import pytest
 from payoutengine.amounts import Asset
 from payoutengine.deploy import daemon_permission_actions
 from payoutengine.keys import PrivateKey
-from payoutengine.localchain import ADMIN_ACCOUNT, CONTRACT_ACCOUNT, DEV_KEY, LocalChain
+from payoutengine.localchain import ADMIN_ACCOUNT, CONTRACT_ACCOUNT, DEV_KEY
+from payoutengine.systemchain import ProfileChain
 from tests.conftest import REPO_ROOT, create_payer_account
 
 from .conftest import VENV_BIN
@@ -148,7 +149,7 @@ def _metrics_show_a_sync(port: int) -> Callable[[], bool]:
 class Host:
     """The operator's machine: /etc/payoutengine and /var/lib/payoutengine, moved to tmp."""
 
-    chain: LocalChain
+    chain: ProfileChain
     etc: Path
     var: Path
     env: dict[str, str]
@@ -211,11 +212,11 @@ def _secret_file(path: Path, key: PrivateKey) -> None:
     path.chmod(0o600)
 
 
-def _accounts(chain: LocalChain, names: list[str], *, open_tst: bool) -> None:
+def _accounts(chain: ProfileChain, names: list[str], *, open_tst: bool) -> None:
     chain.create_accounts(names, open_symbol="4,TST" if open_tst else None, per_tx=len(names))
 
 
-def _schedule(chain: LocalChain, name: str, deposit: str) -> None:
+def _schedule(chain: ProfileChain, name: str, deposit: str) -> None:
     chain.action(
         CONTRACT_ACCOUNT,
         "newschedule",
@@ -232,8 +233,11 @@ def _schedule(chain: LocalChain, name: str, deposit: str) -> None:
 
 
 def setup_contract_account(h: Host) -> None:
-    """A chain with the accounts but no contract: the guide's deploy deploys it."""
+    """A chain with the accounts but no contract: the guide's deploy deploys it. On a mainnet
+    profile the contract account has bought the RAM the guide says it needs (300 KiB)."""
     assert h.chain.client.get_code_hash(CONTRACT_ACCOUNT) == "0" * 64
+    if h.chain.profile.system:
+        h.chain.buy_ram(CONTRACT_ACCOUNT, 300 * 1024)
 
     def deployed() -> None:
         rows = h.chain.client.get_table_rows(CONTRACT_ACCOUNT, CONTRACT_ACCOUNT, "settings")
@@ -254,6 +258,10 @@ def setup_daemon(h: Host) -> None:
     )
     _secret_file(h.etc / "admin.key", key)
     create_payer_account(h.chain, PAYER)
+    if h.chain.profile.system:
+        # as a payer on mainnet: RAM for its bookings and balance rows, a day of CPU and NET
+        h.chain.buy_ram(PAYER, 256 * 1024)
+        h.chain.provision(PAYER)
     h.chain.fund(PAYER, "10000.0000 TST")
     _schedule(h.chain, "bonus", "100.0000 TST")
     _accounts(h.chain, BONUS, open_tst=True)
@@ -372,7 +380,7 @@ SETUPS: dict[str, Callable[[Host], None]] = {
 
 
 @pytest.fixture
-def host(guide_chain: LocalChain, tmp_path: Path) -> Iterator[Host]:
+def host(guide_chain: ProfileChain, tmp_path: Path) -> Iterator[Host]:
     etc, var = tmp_path / "etc", tmp_path / "var"
     etc.mkdir()
     var.mkdir()
