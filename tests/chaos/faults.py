@@ -16,8 +16,9 @@ partition              one node cut off from the others (it forks; its blocks ar
 hold_lib               enough producers stopped that the last irreversible block cannot move
 proxy_delay/drop/      an endpoint proxy that delays answers, closes connections, answers 5xx,
 error/lost/stale       forwards but drops the answer, or freezes get_info (stale head)
-cpu_admin/payer        the account's CPU used up for real (transactions that burn it)
-ram_payer              the payer's spare RAM sold back to the market (bookings need RAM)
+cpu_admin/payer        the account's CPU used up for real (transactions it authorizes that
+                       spend CPU in tests' cpuspender contract); the program rents more
+ram_payer              the payer's spare RAM sold back to the market; payer sync buys more
 =====================  ======================================================================
 """
 
@@ -27,7 +28,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .world import World
+from .world import ADMIN, PAYER, World
 
 Undo = Callable[[], None]
 
@@ -56,6 +57,9 @@ KINDS: tuple[Kind, ...] = (
     Kind("proxy_error", "proxy", 4, (2, 6)),
     Kind("proxy_lost", "proxy", 4, (2, 6)),
     Kind("proxy_stale", "proxy", 3, (3, 8)),
+    Kind("cpu_admin", "res_admin", 3, (0, 0)),
+    Kind("cpu_payer", "res_payer", 3, (0, 0)),
+    Kind("ram_payer", "res_payer", 3, (0, 0)),
 )
 
 
@@ -130,4 +134,10 @@ def begin(world: World, kind: Kind, rng: random.Random) -> tuple[str, Undo | Non
             proxy.set("pass")
 
         return kind.slot, clear
+    if name in ("cpu_admin", "cpu_payer"):
+        world.spend_cpu(ADMIN if name == "cpu_admin" else PAYER)
+        return kind.slot, None  # the program must rent CPU again by itself
+    if name == "ram_payer":
+        world.sell_spare_ram(PAYER)
+        return kind.slot, None  # payer sync must buy RAM again by itself
     raise ValueError(f"unknown fault {name}")

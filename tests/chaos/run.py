@@ -99,6 +99,7 @@ class Outcome:
         for k in ("recipients", "credits", "booked_units", "paid_units", "payments"):
             out[k] = self.checks.get(k)
         out["restarts"] = self.checks.get("restarts")
+        out["resource_txs"] = self.checks.get("resource_txs")
         out["settle_seconds"] = round(self.settle_seconds, 1)
         out["fault_errors"] = len(self.fault_errors)
         out["skipped"] = dict(sorted(self.skipped.items()))
@@ -147,6 +148,21 @@ def open_journal_txs(url: str) -> int:
     try:
         with journal.session() as s:
             return len(Journal.open_transactions(s))
+    finally:
+        journal.close()
+
+
+def resource_txs(url: str) -> Counter[str]:
+    """Irreversible powerup / delegatebw / buyrambytes transactions in a program's journal:
+    what the programs bought by themselves after the resource faults."""
+    journal = Journal(url)
+    try:
+        with journal.session() as s:
+            q = select(JournalTx.kind).where(
+                JournalTx.status == IRREVERSIBLE,
+                JournalTx.kind.in_(["powerup", "delegatebw", "buyrambytes"]),
+            )
+            return Counter(str(k) for k in s.scalars(q))
     finally:
         journal.close()
 
@@ -216,7 +232,7 @@ def run(args: argparse.Namespace) -> Outcome:
             try:
                 slot, undo = faults.begin(world, kind, rng)
             except Exception as exc:  # noqa: BLE001 - e.g. freezing a proxy whose node is down
-                out.skipped[f"{kind.name}: {exc.__class__.__name__}"] += 1
+                out.skipped[f"{kind.name}: {str(exc)[:120]}"] += 1
                 continue
             out.faults += 1
             out.mix[kind.name] += 1
@@ -295,6 +311,9 @@ def check(world: World, totals: dict[str, int]) -> dict[str, Any]:
                 f"{name}: database {db}, booked {st['booked']}, paid {st['paid']}, "
                 f"balance {st['balance']}, journal {journal.get(name, 0)}"
             )
+    bought: Counter[str] = Counter()
+    for db in ("admin-journal.sqlite", "sync-state.sqlite"):
+        bought.update(resource_txs(f"sqlite:///{wd / db}"))
     unsettled += open_journal_txs(f"sqlite:///{wd / 'admin-journal.sqlite'}")
     unsettled += open_journal_txs(f"sqlite:///{wd / 'sync-state.sqlite'}")
     return {
@@ -310,6 +329,7 @@ def check(world: World, totals: dict[str, int]) -> dict[str, Any]:
         "paid_units": sum(s["paid"] for s in state.values()),
         "payments": sum(1 for s in state.values() if s["paid"]),
         "examples": examples,
+        "resource_txs": dict(sorted(bought.items())),
     }
 
 

@@ -27,6 +27,7 @@ from sqlalchemy import func, select
 from payer_sync.ledger import add_credits, init_db, make_engine
 from payer_sync.models import Credit
 from payoutengine.deploy import daemon_permission_actions
+from payoutengine.errors import TransactionError
 from payoutengine.keys import PrivateKey
 from payoutengine.localchain import (
     ADMIN_ACCOUNT,
@@ -43,6 +44,12 @@ from tests.faults.proxy import EndpointProxy
 
 REPO = Path(__file__).resolve().parents[2]
 PAYER = "chaospayer"
+#: the contract's admin in a chaos run: an account with little CPU of its own, so its CPU can
+#: really run out; the daemon powers it up within its [resources] budget.
+ADMIN = "chaosadmin"
+#: holds tests' cpuspender.wasm: ``spend(loops)`` bills its authorizer's CPU.
+SPENDER = "chaosspend"
+SPENDER_WASM = CONTRACT_WASM.parent / "cpuspender.wasm"
 SCHEDULE = "rewards"
 SYMBOL = "TST"
 PRECISION = 4
@@ -63,6 +70,9 @@ def recipient_names(n: int) -> list[str]:
             letters = chr(ord("a") + r) + letters
         out.append(f"chaos{letters}")
     return out
+
+
+_EMPTY_ABI = {"version": "eosio::abi/1.1", "types": [], "structs": [], "actions": [], "tables": []}
 
 
 def _wait_for(cond: Callable[[], bool], what: str, timeout_s: float = 30.0) -> None:
@@ -235,6 +245,8 @@ class World:
         self.daemon: Program | None = None
         self.sync: Program | None = None
         self.ledger: Ledger | None = None
+        self._loops_per_100ms = 20_000_000
+        self._spends = 0
 
     # -- set-up ---------------------------------------------------------------------------
 
@@ -247,15 +259,9 @@ class World:
         self.net.start(CONTRACT_WASM, CONTRACT_ABI)
         node = self.boot
         daemon_key = PrivateKey.generate()
-        node.push(
-            daemon_permission_actions(
-                ADMIN_ACCOUNT,
-                DAEMON_PERMISSION,
-                daemon_key.public_key,
-                contract=CONTRACT_ACCOUNT,
-            )
-        )
+        self._setup_admin(node, daemon_key)
         self._setup_payer(node)
+        self._setup_spender(node)
         node.create_accounts(self.recipients, open_symbol=f"{PRECISION},{SYMBOL}")
         _wait_for(
             lambda: all(node.client.get_account(n) is not None for n in self.recipients),
@@ -288,26 +294,79 @@ class World:
         self.daemon.start()
         self.sync.start()
 
+    def _small_powerup(self, node: ProfileChain, account: str) -> list[Action]:
+        """A little CPU/NET (about 0.35 s of CPU a day on a fresh chain): enough to start,
+        little enough that a fault can use it up; the programs rent more themselves."""
+        if node.profile.resources != "powerup":
+            return []
+        return [
+            Action(
+                "eosio",
+                "powerup",
+                ["eosio@active"],
+                {
+                    "payer": "eosio",
+                    "receiver": account,
+                    "days": 1,
+                    "net_frac": 10**10,
+                    "cpu_frac": 10**10,
+                    "max_payment": node.profile.core("1000"),
+                },
+            )
+        ]
+
+    def _setup_admin(self, node: ProfileChain, daemon_key: PrivateKey) -> None:
+        """``chaosadmin`` becomes the contract's admin: a little RAM, a little CPU, core tokens
+        to rent more; its daemon permission may also sign ``eosio::powerup``."""
+        node.push(
+            [
+                *payer_account_actions(node, ADMIN),
+                Action(
+                    "eosio",
+                    "buyrambytes",
+                    ["eosio@active"],
+                    {"payer": "eosio", "receiver": ADMIN, "bytes": 16 * 1024},
+                ),
+                *self._small_powerup(node, ADMIN),
+                _transfer("eosio", ADMIN, node.profile.core("500"), "chaos admin funds"),
+            ]
+        )
+        _wait_for(lambda: node.client.get_account(ADMIN) is not None, "the admin account")
+        node.wait_blocks(2)
+        node.push(
+            [
+                Action(
+                    CONTRACT_ACCOUNT, "setadmin", [f"{ADMIN_ACCOUNT}@active"], {"newadmin": ADMIN}
+                ),
+                *daemon_permission_actions(
+                    ADMIN,
+                    DAEMON_PERMISSION,
+                    daemon_key.public_key,
+                    contract=CONTRACT_ACCOUNT,
+                    powerup=node.profile.resources == "powerup",
+                ),
+            ]
+        )
+
+    def _setup_spender(self, node: ProfileChain) -> None:
+        node.push(
+            [
+                *node.new_account_actions([SPENDER], ram_bytes=64 * 1024),
+                *self._small_powerup(node, SPENDER),
+            ]
+        )
+        _wait_for(lambda: node.client.get_account(SPENDER) is not None, "the spender account")
+        node.wait_blocks(2)
+        node.deploy(SPENDER, SPENDER_WASM, _EMPTY_ABI)
+
     def _setup_payer(self, node: ProfileChain) -> None:
         # The payer as a payer has it (its owner another key), its RAM and a day of CPU/NET,
         # in one transaction; then what depends on it, once it is in a block.
         owner = PrivateKey.generate().public_key
-        resources: list[Action] = []
-        if node.profile.resources == "powerup":
+        resources = self._small_powerup(node, PAYER)
+        if node.profile.system:
             resources.append(
-                Action(
-                    "eosio",
-                    "powerup",
-                    ["eosio@active"],
-                    {
-                        "payer": "eosio",
-                        "receiver": PAYER,
-                        "days": 1,
-                        "net_frac": 10**12,
-                        "cpu_frac": 10**12,
-                        "max_payment": node.profile.core("1000"),
-                    },
-                )
+                _transfer("eosio", PAYER, node.profile.core("500"), "chaos payer core funds")
             )
         node.push(
             [
@@ -316,7 +375,7 @@ class World:
                     "eosio",
                     "buyrambytes",
                     ["eosio@active"],
-                    {"payer": "eosio", "receiver": PAYER, "bytes": 512 * 1024},
+                    {"payer": "eosio", "receiver": PAYER, "bytes": 64 * 1024},
                 ),
                 *resources,
             ]
@@ -360,7 +419,7 @@ max_head_age_s = 6.0
 account = "{CONTRACT_ACCOUNT}"
 
 [admin]
-account = "{ADMIN_ACCOUNT}"
+account = "{ADMIN}"
 permission = "{DAEMON_PERMISSION}"
 key_env = "{ADMIN_KEY_ENV}"
 
@@ -376,7 +435,7 @@ interval_s = 1.0
 
 [journal]
 url = "sqlite:///{self.workdir / "admin-journal.sqlite"}"
-
+{self._resources_section(ram=False)}
 [metrics]
 port = 0
 
@@ -413,9 +472,71 @@ confirm_timeout_s = 20.0
 [run]
 interval_s = 1.0
 full_scan_every_s = 20
-""".replace("'", '"')
+{self._resources_section(ram=True)}""".replace("'", '"')
         )
         return path
+
+    def _resources_section(self, *, ram: bool) -> str:
+        core = self.net.profile
+        if not core.system:
+            return ""
+        lines = [
+            "[resources]",
+            "min_cpu_us = 20000",
+            "powerup_cpu_us = 400000",
+            f'max_powerup_fee_per_day = "{core.core("200")}"',
+            "check_interval_s = 2",
+        ]
+        if ram:
+            lines.append(f'max_ram_fee_per_day = "{core.core("200")}"')
+        return "\n" + "\n".join(lines) + "\n"
+
+    # -- resources, for faults ---------------------------------------------------------------
+
+    def spend_cpu(self, account: str, *, max_txs: int = 40) -> int:
+        """Use up ``account``'s CPU for real: transactions it authorizes that each spend up to
+        ~100 ms in cpuspender, until the node refuses one for want of the account's CPU.
+        Returns how many went through."""
+        node = next(n for n in self.net.nodes if n.is_running())
+        loops = self._loops_per_100ms
+        done = 0
+        for _ in range(max_txs):
+            self._spends += 1  # a distinct action data per transaction: never a duplicate
+            data = (loops + self._spends).to_bytes(8, "little")
+            action = Action(SPENDER, "spend", [f"{account}@active"], data)
+            try:
+                res = node.push([action])
+            except TransactionError as exc:
+                if exc.name == "tx_net_usage_exceeded":
+                    return done
+                if exc.cpu_exceeded:
+                    if "reached account" in exc.message:
+                        # what is left is less than this one: spend it in smaller ones
+                        if loops < 500_000:
+                            return done
+                        loops //= 4
+                        continue
+                    loops = max(1_000_000, loops // 2)  # too big for one transaction
+                    self._loops_per_100ms = loops
+                    continue
+                raise
+            done += 1
+            used = int(res.get("processed", {}).get("receipt", {}).get("cpu_usage_us") or 0)
+            if used and used < 60_000 and loops == self._loops_per_100ms:
+                loops = min(loops * 2, 2_000_000_000)
+                self._loops_per_100ms = loops
+        return done
+
+    def sell_spare_ram(self, account: str) -> int:
+        """Sell ``account``'s RAM back down to what it uses (plus 256 bytes): its next new
+        rows are refused with ram_usage_exceeded. Returns the bytes sold."""
+        node = next(n for n in self.net.nodes if n.is_running())
+        info = node.client.get_account(account) or {}
+        spare = int(info.get("ram_quota", 0)) - int(info.get("ram_usage", 0)) - 256
+        if spare <= 0:
+            return 0
+        node.action("eosio", "sellram", {"account": account, "bytes": spare}, f"{account}@active")
+        return spare
 
     # -- faults' helpers --------------------------------------------------------------------
 
