@@ -83,8 +83,7 @@ class EndpointProxy:
         self._http = httpx.Client(timeout=timeout_s)
         self.hits: Counter[str] = Counter()
         self.forwarded = 0
-        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
-        self._server.daemon_threads = True
+        self._server = _Server((host, port), _handler_for(self))
         self._thread = threading.Thread(
             target=self._server.serve_forever, name=f"proxy-{self.port}", daemon=True
         )
@@ -174,6 +173,14 @@ class EndpointProxy:
         with self._lock:
             self.forwarded += 1
         return resp
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # a client that gave up (timed out) before the answer: that is what delay is for
+        pass
 
 
 def _handler_for(proxy: EndpointProxy) -> type[BaseHTTPRequestHandler]:
