@@ -61,8 +61,12 @@ class ChainConfig:
     chain_id: str = ""
     #: HTTP timeout per request, seconds.
     timeout_s: float = 5.0
-    #: an endpoint whose head block is older than this is unhealthy, seconds.
+    #: an endpoint whose head block is older than this is unhealthy, seconds; when every
+    #: endpoint is, new payouts wait (the ``head_behind`` anomaly).
     max_head_age_s: float = 10.0
+    #: when the last irreversible block has not advanced for this long, new payouts wait
+    #: (the ``lib_stalled`` anomaly), seconds. Above the chain's normal finality pauses.
+    max_lib_stall_s: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -187,6 +191,11 @@ def _validate(cfg: Config) -> None:
         raise ConfigError("[chain] chain_id must be 64 lowercase hex characters.")
     if cfg.chain.timeout_s <= 0 or cfg.chain.max_head_age_s <= 0:
         raise ConfigError("[chain] timeout_s and max_head_age_s must be positive.")
+    if cfg.chain.max_lib_stall_s < 5:
+        raise ConfigError(
+            "[chain] max_lib_stall_s must be at least 5 seconds: the last irreversible block "
+            "advances in steps, even on a healthy chain (60 suits most chains)."
+        )
     for what, name in (
         ("[contract] account", cfg.contract.account),
         ("[admin] account", cfg.admin.account),

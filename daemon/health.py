@@ -5,6 +5,11 @@ Before a job sends, it asks :meth:`HealthGate.client`. The gate asks the daemon'
 endpoint (the first healthy one, see :mod:`payoutengine.client`). While no endpoint is healthy
 the gate returns None: jobs pause, nothing exits. Every read and every transaction goes through
 that same client, so a transaction is always sent by the client that built it.
+
+Every check also feeds the :class:`~daemon.anomalies.ChainAnomalies`: while the chain shows
+one, :meth:`HealthGate.payouts_paused` is True and no new payout starts.
+:meth:`HealthGate.answering` tells the tracker whether any endpoint answers at all (a stale
+answer is good enough to follow transactions).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import time
 
 from payoutengine.client import ChainClient, Health
 
+from .anomalies import ChainAnomalies
 from .metrics import Metrics
 
 __all__ = ["HealthGate"]
@@ -23,9 +29,18 @@ log = logging.getLogger(__name__)
 
 
 class HealthGate:
-    def __init__(self, client: ChainClient, *, metrics: Metrics, cache_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        client: ChainClient,
+        *,
+        metrics: Metrics,
+        anomalies: ChainAnomalies | None = None,
+        cache_s: float = 1.0,
+    ) -> None:
         self._client = client
         self.metrics = metrics
+        self.anomalies = anomalies
+        self._answering = False
         self.cache_s = cache_s
         self._lock = threading.Lock()
         self._checked_at = 0.0
@@ -36,6 +51,9 @@ class HealthGate:
     def check(self) -> Health | None:
         """Ask the client for its health; the endpoint it answers from becomes current."""
         h = self._client.health()
+        if self.anomalies is not None:
+            self.anomalies.observe(h)
+        self._answering = bool(h.chain_id)
         if h.ok:
             self._set(h.endpoint, True, [])
             return h
@@ -57,15 +75,29 @@ class HealthGate:
                     extra={"problems": problems},
                 )
 
-    def client(self) -> ChainClient | None:
-        """The client, or None while no endpoint is healthy."""
+    def _refresh(self) -> None:
         with self._lock:
             fresh = time.monotonic() - self._checked_at < self.cache_s
         if not fresh:
             self.check()
+
+    def client(self) -> ChainClient | None:
+        """The client, or None while no endpoint is healthy."""
+        self._refresh()
         with self._lock:
             healthy = self._healthy
         return self._client if healthy else None
+
+    def payouts_paused(self) -> bool:
+        """True while a chain anomaly holds new payouts back."""
+        self._refresh()
+        return self.anomalies is not None and self.anomalies.paused()
+
+    def answering(self) -> bool:
+        """True when the last check got an answer from some endpoint, fresh or stale."""
+        self._refresh()
+        with self._lock:
+            return self._answering
 
     def mark_unhealthy(self, reason: str) -> None:
         """A job saw an endpoint failure: re-check before the next send."""

@@ -96,6 +96,14 @@ class Metrics:
         )
         #: CPU/NET/RAM: budget exhausted, available, spent (payoutengine.resourcekeeper)
         self.resources = ResourceMetrics(r)
+        self.chain_anomaly = Gauge(
+            "payoutengine_chain_anomaly",
+            "1 while the chain shows this anomaly and new payouts wait: lib_stalled (the last "
+            "irreversible block has not advanced for [chain] max_lib_stall_s), head_behind "
+            "(every endpoint's head block is older than [chain] max_head_age_s).",
+            ["kind"],
+            registry=r,
+        )
         self._last_payout: float | None = None
 
     def payout_succeeded(self, when: float | None = None) -> None:

@@ -13,6 +13,9 @@ its whole ``count`` grows it by a quarter, but not past 85 % of the ceiling; the
 is probed upwards again every so often (the chain may grant more later). Always within
 ``min_count..max_count``.
 
+No run starts, and a run in progress stops sending, while the health gate reports a chain
+anomaly (:mod:`daemon.anomalies`); payouts resume when the chain recovers.
+
 A transaction that fails because a recipient rejects the transfer goes to the poison handler,
 and the run carries on; the run ends when the contract answers "nothing to pay".
 """
@@ -136,7 +139,7 @@ class PayoutsJob:
     # -- the job ------------------------------------------------------------------------------
 
     def run(self) -> None:
-        if self.stop.is_set() or self.gate.client() is None:
+        if self.stop.is_set() or self.gate.client() is None or self.gate.payouts_paused():
             return
         try:
             settings = self.view.settings()
@@ -191,8 +194,9 @@ class PayoutsJob:
                 return info
             if full:
                 time.sleep(0.05)
-            if self.gate.client() is None:
-                run.done.set()  # unhealthy: pause sending until the gate says otherwise
+            if self.gate.client() is None or self.gate.payouts_paused():
+                # unhealthy, or a chain anomaly: pause sending until the gate says otherwise
+                run.done.set()
                 return None
             new = self.view.client.get_info()
             with run.lock:

@@ -3,8 +3,10 @@
 Jobs (APScheduler 3.x, each ``max_instances=1`` and ``coalesce=True``: never two runs of the
 same job at once, missed runs collapse into one):
 
-- ``payouts`` every ``[payouts] interval_s``;
-- ``tracker`` every second: follows journaled transactions to irreversibility;
+- ``payouts`` every ``[payouts] interval_s`` (not while a chain anomaly lasts:
+  :mod:`daemon.anomalies`);
+- ``tracker`` every second: follows journaled transactions to irreversibility (also during a
+  chain anomaly, and from a stale endpoint when no fresh one answers);
 - ``approvals`` and ``recheck`` (a slice of the approved accounts; a full pass per
   ``recheck_interval_s``) every ``[approvals] interval_s``;
 - ``gauges`` every ``[metrics] refresh_s``: dues per schedule, journal counts;
@@ -39,6 +41,7 @@ from payoutengine.resourcekeeper import ResourceKeeper
 from payoutengine.sending import Sender as EngineSender
 from payoutengine.sending import Tracker
 
+from .anomalies import ChainAnomalies
 from .approvals import ApprovalsJob
 from .config import Config
 from .contract import ContractView
@@ -102,7 +105,10 @@ class AdminDaemon:
             expected_chain_id=cfg.chain.chain_id or None,
         )
         self.client = client
-        self.gate = HealthGate(client, metrics=self.metrics)
+        self.anomalies = ChainAnomalies(
+            max_lib_stall_s=cfg.chain.max_lib_stall_s, metrics=self.metrics
+        )
+        self.gate = HealthGate(client, metrics=self.metrics, anomalies=self.anomalies)
         self.view = ContractView(client, cfg.contract.account)
         self.sender = Sender(
             client,
@@ -232,7 +238,8 @@ class AdminDaemon:
         return run
 
     def _track(self) -> None:
-        if self.gate.client() is None:
+        # a stale endpoint is good enough to follow transactions; none answering is not
+        if self.gate.client() is None and not self.gate.answering():
             return
         self.tracker.run_once()
 

@@ -23,7 +23,7 @@ import click
 from payoutengine.authority import check_signing_key
 from payoutengine.cli import logging_options
 from payoutengine.client import ChainClient
-from payoutengine.errors import EXIT_FAILED, EXIT_OK, PayoutEngineError
+from payoutengine.errors import EXIT_FAILED, EXIT_OK, ChainStalledError, PayoutEngineError
 from payoutengine.keys import load_key
 from payoutengine.resourcekeeper import ResourceMetrics
 
@@ -237,15 +237,25 @@ def run(ctx: click.Context, dry_run: bool, metrics_port: int | None, metrics_hos
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     last_full = _last_full(syncer)
+    stalled = False
     while not stop.is_set():
         full = time.time() - last_full >= cfg.run.full_scan_every_s
         try:
             report = syncer.sync(full=full, dry_run=dry_run)
+        except ChainStalledError as exc:
+            if not stalled:  # one line when it begins, one when it ends
+                log.warning("%s: %s", type(exc).__name__, exc)
+            stalled = True
+            if metrics:
+                metrics.errors.inc()
         except PayoutEngineError as exc:
             log.error("%s: %s", type(exc).__name__, exc)
             if metrics:
                 metrics.errors.inc()
         else:
+            if stalled:
+                log.info("the chain finalizes blocks again; booking resumed")
+                stalled = False
             if report.mode == "full":
                 last_full = time.time()
             _log_report(report)

@@ -10,6 +10,7 @@ load time with a sentence that says how to fix it.
     endpoints = ["http://127.0.0.1:8888"]   # tried in order (failover)
     contract = "payoutengine"               # the engine's account
     timeout_s = 10
+    max_lib_lag_s = 300                     # book nothing while the LIB lags the head more
 
     [payer]
     account = "mypayer"
@@ -106,6 +107,9 @@ class ChainConfig:
     endpoints: tuple[str, ...] = ()
     contract: str = "payoutengine"
     timeout_s: float = 10.0
+    #: a sync books nothing while the last irreversible block is more than this many seconds
+    #: behind the head block (blocks are not becoming final); above the chain's normal lag.
+    max_lib_lag_s: float = 300.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +218,11 @@ def load_config(path: Path | None = None, *, env: Mapping[str, str] | None = Non
     _check_name(chain.contract, "[chain] contract")
     if chain.timeout_s <= 0:
         raise ConfigError("[chain] timeout_s must be a positive number of seconds.")
+    if chain.max_lib_lag_s < 5:
+        raise ConfigError(
+            "[chain] max_lib_lag_s must be at least 5 seconds: even on a healthy chain the last "
+            "irreversible block is a few blocks behind the head (300 suits most chains)."
+        )
 
     payer: PayerConfig = m["payer"]
     if (payer.key_env is None) == (payer.key_file is None):

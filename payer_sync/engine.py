@@ -10,6 +10,10 @@ what is still missing. A booking is confirmed when the tracker finds it in an ir
 block; one that expires in no block (the node lost it, a fork dropped it) is not counted: the
 chain is read again and what is still missing is booked with a new signature.
 
+No sync books while the chain does not finalize blocks (the last irreversible block more than
+``[chain] max_lib_lag_s`` behind the head): it raises :class:`ChainStalledError` before sending
+anything (``once`` exits 3; ``run`` logs it once and tries again every interval).
+
 A batch the chain refuses for one bad record is not lost as a whole: nonexistent accounts are
 found and skipped, anything else is split in halves until the refusing records are isolated.
 """
@@ -24,9 +28,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from payoutengine.amounts import Asset, gross_up
+from payoutengine.chaintime import parse_chain_time
 from payoutengine.client import ApiNotAvailable, ChainClient
 from payoutengine.contract import Msg
-from payoutengine.errors import AmountError, ConfigError, EndpointError, TransactionError
+from payoutengine.errors import (
+    AmountError,
+    ChainStalledError,
+    ConfigError,
+    EndpointError,
+    TransactionError,
+)
 from payoutengine.journal import (
     EXPIRED,
     FAILED,
@@ -177,6 +188,8 @@ class Syncer:
         report = SyncReport(mode="full" if full else "incremental", dry_run=dry_run)
         sched = self.chain.schedule
         report.symbol = sched.symbol
+        if not dry_run:
+            self._check_finality()
         recovered = [] if dry_run else self._recover(report)
         try:
             self._sync(report, recovered, full=full, dry_run=dry_run)
@@ -189,6 +202,27 @@ class Syncer:
             with self.journal.session() as s:
                 state.put_value(s, LAST_REPORT_KEY, json.dumps(report.summary(sched.name)))
         return report
+
+    def _check_finality(self) -> None:
+        """Refuse to book (ChainStalledError) while the last irreversible block lags the head
+        block by more than ``[chain] max_lib_lag_s``: a booking sent now could still be dropped
+        by a fork and would not be confirmed; the next sync books once blocks become final."""
+        client = self.chain.client
+        info = client.get_info()
+        lib = int(info["last_irreversible_block_num"])
+        lib_time = info.get("last_irreversible_block_time") or client.get_block(lib)["timestamp"]
+        lag = (
+            parse_chain_time(str(info["head_block_time"])) - parse_chain_time(str(lib_time))
+        ).total_seconds()
+        limit = self.config.chain.max_lib_lag_s
+        if lag > limit:
+            raise ChainStalledError(
+                f"The chain's last irreversible block ({lib}) is {lag:.0f} s behind its head "
+                f"block (limit [chain] max_lib_lag_s = {limit:g} s): blocks are not becoming "
+                "final, so nothing is booked now; a later sync books once they do.",
+                endpoint=", ".join(client.endpoints),
+                lag_s=lag,
+            )
 
     # -- recovery -------------------------------------------------------------------------
     def _recover(self, report: SyncReport) -> list[_Sent]:

@@ -58,6 +58,8 @@ class Health:
     head_block_num: int
     head_age_s: float
     problems: tuple[str, ...] = ()
+    #: the endpoint's last irreversible block (0 when no endpoint answered)
+    lib_block_num: int = 0
 
 
 @dataclass
@@ -299,6 +301,7 @@ class ChainClient:
             int(info["head_block_num"]),
             _head_age_s(info),
             problems,
+            int(info.get("last_irreversible_block_num", 0)),
         )
 
     def get_account(self, name: str) -> dict[str, Any] | None:

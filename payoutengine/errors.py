@@ -12,6 +12,7 @@ catches that base class, prints ``ErrorType: message`` without a traceback, and 
     ├── KeyFileError           a private key that is missing, unreadable or malformed
     └── ChainError             anything about talking to a chain
         ├── EndpointError      endpoint unreachable, HTTP failure, wrong chain, stale head
+        │   └── ChainStalledError  blocks do not become final (the LIB stands still)
         ├── TransactionError   the chain rejected a transaction (carries the assert message)
         └── AbiError           a value that does not fit its ABI type, an unknown type
 
@@ -32,6 +33,7 @@ __all__ = [
     "AbiError",
     "AmountError",
     "ChainError",
+    "ChainStalledError",
     "ConfigError",
     "EndpointError",
     "KeyFileError",
@@ -79,6 +81,16 @@ class EndpointError(ChainError):
     def __init__(self, message: str, *, endpoint: str) -> None:
         super().__init__(message)
         self.endpoint = endpoint
+
+
+class ChainStalledError(EndpointError):
+    """The endpoints answer, but the chain's last irreversible block stands still: what is
+    sent now may still be dropped by a fork, and nothing becomes final. ``lag_s`` is how far
+    the last irreversible block is behind the head block, in seconds."""
+
+    def __init__(self, message: str, *, endpoint: str, lag_s: float) -> None:
+        super().__init__(message, endpoint=endpoint)
+        self.lag_s = lag_s
 
 
 class AbiError(ChainError, ValueError):

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from daemon.anomalies import ChainAnomalies
 from daemon.config import load_config
 from daemon.metrics import Metrics
 from daemon.payouts import CountController
+from payoutengine.client import Health
 from payoutengine.errors import ConfigError
 from payoutengine.keys import PrivateKey
 from payoutengine.logs import JsonFormatter
@@ -34,6 +36,13 @@ def test_defaults_file_and_environment_overrides(tmp_path: Path) -> None:
     assert cfg.log.json is True
     assert cfg.authority == "pe.admin@payout"
     assert cfg.contract.account == "payoutengine"
+    assert cfg.chain.max_lib_stall_s == 60.0
+    assert (
+        load_config(
+            cfg_file, env={**env, "PAYOUTENGINE_CHAIN_MAX_LIB_STALL_S": "90"}
+        ).chain.max_lib_stall_s
+        == 90.0
+    )
     # A relative SQLite path is relative to the configuration file.
     assert cfg.journal.url == f"sqlite:///{tmp_path.resolve() / 'j.db'}"
 
@@ -46,6 +55,9 @@ def test_defaults_file_and_environment_overrides(tmp_path: Path) -> None:
         pytest.param({"PAYOUTENGINE_CHAIN_ENDPOINTS": "ftp://x"}, "not an http(s) URL", id="url"),
         pytest.param({"PAYOUTENGINE_ADMIN_ACCOUNT": "Bad_Name"}, "not a valid", id="name"),
         pytest.param({"PAYOUTENGINE_PAYOUTS_SENDERS": "0"}, "senders", id="senders"),
+        pytest.param(
+            {"PAYOUTENGINE_CHAIN_MAX_LIB_STALL_S": "2"}, "max_lib_stall_s", id="lib-stall"
+        ),
     ],
 )
 def test_bad_environment_values(tmp_path: Path, env: dict[str, str], fragment: str) -> None:
@@ -110,3 +122,59 @@ def test_json_logs_carry_context_and_never_the_secret() -> None:
     line = json.loads(JsonFormatter().format(rec))
     assert line["msg"] == "ready" and line["public_key"] == key.public_key
     assert key.to_wif() not in json.dumps(line)
+
+
+def _health(lib: int, *, ok: bool = True, answered: bool = True) -> Health:
+    return Health(
+        "http://n:8888",
+        ok,
+        "ab" * 32 if answered else "",
+        lib + 30,
+        2.0 if ok else 99.0,
+        () if ok else ("http://n:8888: stale",),
+        lib,
+    )
+
+
+def test_chain_anomalies_pause_once_and_resume(caplog: pytest.LogCaptureFixture) -> None:
+    now = [0.0]
+    metrics = Metrics()
+    watch = ChainAnomalies(max_lib_stall_s=10, metrics=metrics, clock=lambda: now[0])
+
+    def gauge(kind: str) -> float | None:
+        return metrics.registry.get_sample_value("payoutengine_chain_anomaly", {"kind": kind})
+
+    assert gauge("lib_stalled") == 0 and gauge("head_behind") == 0
+    caplog.set_level(logging.INFO, logger="daemon.anomalies")
+    for t in range(0, 30):  # the LIB stands at 100 from t=0
+        now[0] = float(t)
+        watch.observe(_health(100))
+        # a failover to a node that lags is no progress
+        watch.observe(_health(90))
+        assert watch.paused() == (t > 10), t
+    assert watch.active() == ["lib_stalled"] and gauge("lib_stalled") == 1
+    watch.observe(_health(0, answered=False))  # no endpoint answered: nothing learned
+    assert watch.paused()
+    now[0] = 31.0
+    watch.observe(_health(101))
+    assert not watch.paused() and gauge("lib_stalled") == 0
+    watch.observe(_health(101, ok=False))
+    assert watch.active() == ["head_behind"] and gauge("head_behind") == 1
+    watch.observe(_health(102))
+    assert not watch.paused()
+    lines = [(r.levelname, r.getMessage(), getattr(r, "kind", None)) for r in caplog.records]
+    assert lines == [
+        (
+            "WARNING",
+            "chain anomaly: the last irreversible block has not advanced; new payouts paused",
+            "lib_stalled",
+        ),
+        ("INFO", "chain anomaly over; payouts resume", "lib_stalled"),
+        (
+            "WARNING",
+            "chain anomaly: every endpoint's head block is behind the wall clock; new payouts "
+            "paused",
+            "head_behind",
+        ),
+        ("INFO", "chain anomaly over; payouts resume", "head_behind"),
+    ]

@@ -236,3 +236,12 @@ def test_redis_source_mistakes(tmp_path: Path, extra: str, message: str) -> None
     with pytest.raises(ConfigError) as err:
         load_config(write(tmp_path, text), env={})
     assert str(err.value) == message
+
+
+def test_max_lib_lag(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL)
+    assert load_config(path, env={}).chain.max_lib_lag_s == 300.0
+    env = {"PAYOUTENGINE_CHAIN_MAX_LIB_LAG_S": "45"}
+    assert load_config(path, env=env).chain.max_lib_lag_s == 45.0
+    with pytest.raises(ConfigError, match=r"max_lib_lag_s must be at least 5 seconds"):
+        load_config(path, env={"PAYOUTENGINE_CHAIN_MAX_LIB_LAG_S": "1"})
