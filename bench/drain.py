@@ -256,10 +256,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="drain-bench-") as tmp_s:
         tmp = Path(keep) if keep else Path(tmp_s)
         tmp.mkdir(parents=True, exist_ok=True)
-        # Leap 4.1 ends the whole node when an API answer overruns its 30 ms default ABI
-        # serialization time (seen in this bench's EOS run under load): allow 500 ms.
-        node_args = ["--http-max-response-time-ms", "500"] if PROFILE != "dev" else []
-        chain = ProfileChain(tmp / "node", profile=PROFILE, extra_args=node_args)
+        chain = ProfileChain(tmp / "node", profile=PROFILE)
         chain.start()
         daemon: subprocess.Popen[bytes] | None = None
         eos = chain.profile.resources == "powerup"

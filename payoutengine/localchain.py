@@ -409,6 +409,10 @@ class LocalChain:
             "1",
             "--contracts-console",
             "--resource-monitor-not-shutdown-on-threshold-exceeded",
+            # Leap 4.1 ends the whole node when an API answer overruns its ABI serialization
+            # time (30 ms by default), which a busy test machine reaches: allow 500 ms.
+            "--http-max-response-time-ms",
+            "500",
             *self.extra_args,
         ]
 
