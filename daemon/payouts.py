@@ -10,8 +10,10 @@ daemon signs, journals and parses the next.
 ``count`` adapts to the CPU the chain grants (:class:`CountController`): a CPU/deadline failure
 at ``c`` records ``c`` as the ceiling and cuts ``count`` to 70 % of it; a transaction that used
 its whole ``count`` grows it by a quarter, but not past 85 % of the ceiling; the ceiling itself
-is probed upwards again every so often (the chain may grant more later). Always within
-``min_count..max_count``.
+is probed upwards again every so often (the chain may grant more later). ``count`` also stays
+within 30 % of a block's CPU (get_info's ``block_cpu_limit``) at the CPU per payment measured so
+far: three transactions then fill a block, where two big ones would leave a third of it unused
+(on EOS a 150 ms transaction fits a 200 ms block once). Always within ``min_count..max_count``.
 
 No run starts, and a run in progress stops sending, while the health gate reports a chain
 anomaly (:mod:`daemon.anomalies`); payouts resume when the chain recovers.
@@ -59,11 +61,20 @@ class CountController:
     HEADROOM = 0.85
     #: successes after which the ceiling is raised by 10 % (probing for more CPU).
     PROBE_EVERY = 40
+    #: a transaction takes at most this share of a block's CPU, so that three of them fill a
+    #: block: two transactions of 70 % each would leave 30 % of every block unused.
+    BLOCK_SHARE = 0.3
+    #: weight of the newest transaction in the running CPU-per-payment estimate.
+    CPU_EWMA = 0.3
+    #: transactions paying fewer recipients than this say little about CPU per payment.
+    MIN_SAMPLE = 10
 
     def __init__(self, cfg: PayoutsConfig, metrics: Metrics) -> None:
         self.min, self.max = cfg.min_count, cfg.max_count
         self.value = cfg.start_count
         self.ceiling: int | None = None
+        #: running estimate of the CPU (µs) one payment costs, from executed transactions
+        self.cpu_per_payment: float | None = None
         self._successes = 0
         self._lock = threading.Lock()
         self._metrics = metrics
@@ -78,18 +89,45 @@ class CountController:
             self._metrics.count.set(self.value)
             return not at_min
 
-    def succeeded(self, count: int, paid: int) -> None:
+    def succeeded(
+        self,
+        count: int,
+        paid: int,
+        *,
+        cpu_us: int | None = None,
+        block_cpu_us: int | None = None,
+    ) -> None:
+        """Record a transaction that executed: it paid ``paid`` of ``count``, billed
+        ``cpu_us``, in a chain whose blocks hold ``block_cpu_us`` of CPU (get_info's
+        ``block_cpu_limit``)."""
         with self._lock:
             self._successes += 1
+            if cpu_us and paid >= self.MIN_SAMPLE:
+                sample = cpu_us / paid
+                est = self.cpu_per_payment
+                self.cpu_per_payment = (
+                    sample if est is None else est + self.CPU_EWMA * (sample - est)
+                )
             if self.ceiling is not None and self._successes % self.PROBE_EVERY == 0:
                 self.ceiling = int(self.ceiling * 1.1) + 1
+            block_cap = self._block_cap(block_cpu_us)
+            if block_cap is not None and self.value > block_cap:
+                self.value = max(self.min, block_cap)
+                self._metrics.count.set(self.value)
             if paid < count:
                 return  # the contract ran short of payable dues: no information about CPU
             target = self.value + max(1, self.value // 4)
             if self.ceiling is not None:
                 target = min(target, max(self.value, int(self.ceiling * self.HEADROOM)))
+            if block_cap is not None:
+                target = min(target, block_cap)
             self.value = max(self.min, min(self.max, target))
             self._metrics.count.set(self.value)
+
+    def _block_cap(self, block_cpu_us: int | None) -> int | None:
+        if not block_cpu_us or not self.cpu_per_payment:
+            return None
+        return max(1, int(block_cpu_us * self.BLOCK_SHARE / self.cpu_per_payment))
 
 
 class _Run:
@@ -241,7 +279,13 @@ class PayoutsJob:
                 "cpu_us": res.cpu_usage_us,
             },
         )
-        self.counter.succeeded(count, paid)
+        block_cpu = info.get("block_cpu_limit")
+        self.counter.succeeded(
+            count,
+            paid,
+            cpu_us=res.cpu_usage_us,
+            block_cpu_us=int(block_cpu) if block_cpu is not None else None,
+        )
 
     def _failed(self, run: _Run, count: int, e: TransactionError) -> None:
         if e.message == NOTHING_TO_PAY:

@@ -88,6 +88,28 @@ def test_count_controller_shrinks_on_cpu_and_grows_below_the_ceiling(tmp_path: P
     assert c.failed_cpu(2) is False  # at the minimum: the caller must look elsewhere
 
 
+def test_count_stays_within_a_share_of_the_block_cpu(tmp_path: Path) -> None:
+    """At 300 µs a payment a 200 ms block holds 666 payments: one transaction of 470 (141 ms)
+    would fill it only once; the count stays at 30 % of the block (200) so three fill it."""
+    cfg_file = tmp_path / "admin.toml"
+    cfg_file.write_text(MINIMAL + "[payouts]\nmin_count = 2\nmax_count = 1000\nstart_count = 400\n")
+    c = CountController(load_config(cfg_file, env={}).payouts, Metrics())
+    c.succeeded(400, 400, cpu_us=120_000, block_cpu_us=200_000)
+    assert c.cpu_per_payment == 300.0
+    assert c.value == 200
+    for _ in range(5):
+        c.succeeded(c.value, c.value, cpu_us=c.value * 300, block_cpu_us=200_000)
+    assert c.value == 200
+    # cheaper payments (a quieter node) let the count grow again, up to the new share
+    for _ in range(20):
+        c.succeeded(c.value, c.value, cpu_us=c.value * 100, block_cpu_us=200_000)
+    assert 500 < c.value <= 600
+    # without CPU figures (an answer lost, read back later) the count is left as it is
+    before = c.value
+    c.succeeded(10, 5)
+    assert c.value == before
+
+
 def test_transfers_from_a_trace() -> None:
     def at(receiver: str, account: str, name: str, data: dict) -> dict:
         return {"receiver": receiver, "act": {"account": account, "name": name, "data": data}}
