@@ -69,6 +69,9 @@ class Outcome:
     checks: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
     settle_seconds: float = 0.0
+    #: network faults after which the chain did not produce again by itself (all producers
+    #: waiting for a recent block): node 0 was restarted with stale production
+    network_restarts: int = 0
 
     BREACHES = (
         "double_pays",
@@ -103,6 +106,7 @@ class Outcome:
         out["settle_seconds"] = round(self.settle_seconds, 1)
         out["fault_errors"] = len(self.fault_errors)
         out["skipped"] = dict(sorted(self.skipped.items()))
+        out["network_restarts"] = self.network_restarts
         out["mix"] = dict(sorted(self.mix.items()))
         return out
 
@@ -224,7 +228,7 @@ def run(args: argparse.Namespace) -> Outcome:
             for slot, (ends, undo, kind) in list(active.items()):
                 if now >= ends:
                     del active[slot]
-                    _end(undo, kind, out)
+                    _end(undo, kind, out, world)
             world.supervise()
             kind = faults.pick(rng, set(active), faults.KINDS)
             if kind is None:
@@ -242,7 +246,7 @@ def run(args: argparse.Namespace) -> Outcome:
                 lo, hi = kind.duration
                 active[slot] = (now + rng.uniform(lo, hi), undo, kind.name)
         for _slot, (_ends, undo, kind) in list(active.items()):
-            _end(undo, kind, out)
+            _end(undo, kind, out, world)
         world.ledger.stop_writer()
         # Let settle: both programs run clean (not under a crash point).
         for p in world.programs():
@@ -274,9 +278,14 @@ def run(args: argparse.Namespace) -> Outcome:
     return out
 
 
-def _end(undo: Any, kind: str, out: Outcome) -> None:
+NETWORK_FAULTS = {k.name for k in faults.KINDS if k.slot == "network"}
+
+
+def _end(undo: Any, kind: str, out: Outcome, world: World) -> None:
     try:
         undo()
+        if kind in NETWORK_FAULTS and not world.wait_network():
+            out.network_restarts += 1
     except Exception as exc:  # noqa: BLE001 - recorded; the run goes on
         out.fault_errors.append(f"ending {kind}: {exc}")
 

@@ -27,7 +27,7 @@ from sqlalchemy import func, select
 from payer_sync.ledger import add_credits, init_db, make_engine
 from payer_sync.models import Credit
 from payoutengine.deploy import daemon_permission_actions
-from payoutengine.errors import TransactionError
+from payoutengine.errors import ChainError, TransactionError
 from payoutengine.keys import PrivateKey
 from payoutengine.localchain import (
     ADMIN_ACCOUNT,
@@ -532,11 +532,59 @@ full_scan_every_s = 20
         rows are refused with ram_usage_exceeded. Returns the bytes sold."""
         node = next(n for n in self.net.nodes if n.is_running())
         info = node.client.get_account(account) or {}
+        # a few bytes more or less each time: two sales of the same size would be one
+        # transaction id within a second (refused as a duplicate)
+        self._spends += 1
         spare = int(info.get("ram_quota", 0)) - int(info.get("ram_usage", 0)) - 256
+        spare -= self._spends % 64
         if spare <= 0:
             return 0
         node.action("eosio", "sellram", {"account": account, "bytes": spare}, f"{account}@active")
         return spare
+
+    # -- the network's health ----------------------------------------------------------------
+
+    def network_heads(self) -> dict[int, tuple[int, int]]:
+        """(head, LIB) of every running node that answers."""
+        out: dict[int, tuple[int, int]] = {}
+        for node in self.net.running():
+            try:
+                info = node.client.get_info()
+            except ChainError:
+                continue
+            out[node.index] = (
+                int(info["head_block_num"]),
+                int(info["last_irreversible_block_num"]),
+            )
+        return out
+
+    def wait_network(self, timeout_s: float = 30.0) -> bool:
+        """After a network fault ends: True once the chain produces and finalizes again (the
+        best head and LIB both move). A chain whose every producer was restarted can halt for
+        good: a restarted producer waits for a recent block before it produces (Leap's stale
+        production guard), and none comes. Then, as an operator restarts a halted network,
+        node 0 is restarted with stale production enabled; False is returned (counted)."""
+        start = self.network_heads()
+        head0 = max((h for h, _ in start.values()), default=0)
+        lib0 = max((lib for _, lib in start.values()), default=0)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            time.sleep(0.5)
+            now = self.network_heads()
+            if (
+                max((h for h, _ in now.values()), default=0) > head0 + 2
+                and max((lib for _, lib in now.values()), default=0) > lib0
+            ):
+                return True
+        node = self.net.nodes[0]
+        node.stop()
+        node.boots_chain = True
+        try:
+            node.start(fresh=False)
+        finally:
+            node.boots_chain = False
+        self.retarget_proxies(0)
+        return False
 
     # -- faults' helpers --------------------------------------------------------------------
 
