@@ -593,17 +593,21 @@ class Syncer:
             if not lost:
                 return unsettled
             lost_names = self._recipients(lost)
+            # what the lost bookings of this sync carried; a lost booking of an interrupted
+            # run carries nothing here: this sync compared its recipients again, and what it
+            # booked for them stands
+            carried = {i.recipient for x in lost for i in x.batch}
             log.warning(
                 "%d booking transactions expired without reaching a block; reading the chain "
                 "again for their %d recipients",
                 len(lost),
                 len(lost_names),
             )
-            report.booked = [i for i in report.booked if i.recipient not in lost_names]
-            report.already = [i for i in report.already if i.recipient not in lost_names]
+            report.booked = [i for i in report.booked if i.recipient not in carried]
+            report.already = [i for i in report.already if i.recipient not in carried]
             increases = [i for x in lost for i in x.batch]
             # recipients of an interrupted run's booking: the next sync compares them again
-            unsettled |= lost_names - {i.recipient for i in increases}
+            unsettled |= lost_names - carried
             sent = []
             if _round < REBOOK_ROUNDS:
                 sent = self._rebook(increases, report)
