@@ -28,13 +28,14 @@ class Metrics:
         )
         self.payments = Counter(
             "payoutengine_payments",
-            "Payments sent by runpayouts transactions (as executed by the node).",
+            "Payments made by runpayouts transactions, counted once their block is irreversible "
+            "(as the block ran them).",
             ["token", "symbol"],
             registry=r,
         )
         self.amount_sent = Counter(
             "payoutengine_amount_sent_units",
-            "Amount sent, in the token's smallest unit.",
+            "Amount sent, in the token's smallest unit (counted as payments are).",
             ["token", "symbol"],
             registry=r,
         )

@@ -97,34 +97,39 @@ class Sender:
             for t in transfers
         ]
 
-    def _confirm_payments(self, s: Session, row: JournalTx, trace: Mapping[str, Any]) -> None:
+    def _confirm_payments(
+        self, s: Session, row: JournalTx, trace: Mapping[str, Any] | None
+    ) -> None:
         """At irreversibility: the payments are what the block's run of the transaction made,
-        which may differ from the answering node's speculative run (journaled at the send)."""
-        transfers = transfers_in_trace(trace, self.contract)
-        rows = self._payment_rows(transfers)
-        if Journal.payments_of(s, row.tx_id) == rows:
-            return
-        log.info(
-            "the irreversible block's run of a runpayouts paid otherwise than the send's "
-            "answer said; journal corrected",
-            extra={"tx_id": row.tx_id, "payments": len(rows), "answered": row.payments},
-        )
-        Journal.replace_payments(s, row.tx_id, rows)
-        row.payments = len(rows)
+        which may differ from the answering node's speculative run (journaled at the send).
+        ``trace`` is None when the node serves no traces: the answer's payments stand. The
+        payment metrics count here, once per transaction, as the block ran it."""
+        if trace is not None:
+            rows = self._payment_rows(transfers_in_trace(trace, self.contract))
+            if Journal.payments_of(s, row.tx_id) != rows:
+                log.info(
+                    "the irreversible block's run of a runpayouts paid otherwise than the "
+                    "send's answer said; journal corrected",
+                    extra={"tx_id": row.tx_id, "payments": len(rows), "answered": row.payments},
+                )
+                Journal.replace_payments(s, row.tx_id, rows)
+                row.payments = len(rows)
+        sums: dict[tuple[str, str], list[int]] = {}
+        for p in Journal.payments_of(s, row.tx_id):
+            acc = sums.setdefault((str(p["token"]), str(p["symbol"])), [0, 0])
+            acc[0] += 1
+            acc[1] += int(p["amount"])
+        for (token, symbol), (n, amount) in sums.items():
+            self.metrics.payments.labels(token, symbol).inc(n)
+            self.metrics.amount_sent.labels(token, symbol).inc(amount)
 
     def _record_payments(self, s: Session, row: JournalTx, trace: Mapping[str, Any]) -> None:
+        """The send's answer (or, when it was lost, the trace of the block the transaction was
+        found in): journaled at once, confirmed at irreversibility (:meth:`_confirm_payments`)."""
         transfers = transfers_in_trace(trace, self.contract)
         if not transfers:
             return
         row.payments = len(transfers)
         Journal.add_payments(s, row.tx_id, self._payment_rows(transfers))
         Journal.set_state(s, "last_payout", str(time.time()))
-        sums: dict[tuple[str, str], list[int]] = {}
-        for t in transfers:
-            acc = sums.setdefault((t.token, t.symbol), [0, 0])
-            acc[0] += 1
-            acc[1] += t.amount
-        for (token, symbol), (n, amount) in sums.items():
-            self.metrics.payments.labels(token, symbol).inc(n)
-            self.metrics.amount_sent.labels(token, symbol).inc(amount)
         self.metrics.payout_succeeded()

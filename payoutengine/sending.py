@@ -69,6 +69,9 @@ FINAL_TRACE_PATIENCE_BLOCKS = 120
 
 #: reads facts from a transaction's trace into the journal (called in the caller's session).
 TraceHandler = Callable[[Session, JournalTx, Mapping[str, Any]], None]
+#: the same at irreversibility, with the irreversible block's trace (None: the node serves no
+#: traces, what the send's answer said stands).
+FinalTraceHandler = Callable[[Session, JournalTx, Mapping[str, Any] | None], None]
 
 
 @dataclass(frozen=True)
@@ -119,7 +122,7 @@ class Sender:
         on_trace: TraceHandler | None = None,
         refusal_status: Callable[[TransactionError], str] = lambda _e: FAILED,
         failure_trace: bool = False,
-        on_final_trace: TraceHandler | None = None,
+        on_final_trace: FinalTraceHandler | None = None,
     ) -> None:
         self.client = client
         self.on_final_trace = on_final_trace
@@ -450,20 +453,18 @@ class Tracker:
 
     def _read_final_trace(self, row: JournalTx, block: int, lib: int) -> bool:
         """Hand the irreversible block's trace to the sender's ``on_final_trace``. False when
-        the node could not serve it now (asked again on the next pass); True once read, or
-        when the node has no trace API at all (then the send's answer stands, logged once)."""
+        the node could not serve it now (asked again on the next pass); True once handed over
+        — None instead of the trace when the node has no trace API at all (then the send's
+        answer stands, logged once)."""
         trace = fetch_trace(self.client, row.tx_id, block)
-        if trace is None:
-            if not self._traces_available():
-                return True
-            if lib - block > FINAL_TRACE_PATIENCE_BLOCKS:
-                log.warning(
-                    "the node serves no trace of an irreversible transaction; what it did "
-                    "stays journaled from the send's answer",
-                    extra={"tx_id": row.tx_id, "block": block},
-                )
-                return True
-            return False
+        if trace is None and self._traces_available():
+            if lib - block <= FINAL_TRACE_PATIENCE_BLOCKS:
+                return False
+            log.warning(
+                "the node serves no trace of an irreversible transaction; what it did "
+                "stays journaled from the send's answer",
+                extra={"tx_id": row.tx_id, "block": block},
+            )
         handler = self.sender.on_final_trace
         assert handler is not None
         with self.journal.session() as s:

@@ -80,12 +80,18 @@ def test_bookings_across_schedules_are_all_paid_with_memo_and_amount(
             if line and not line.startswith("#")
         }
 
+    paid_metric = 'payoutengine_payments_total{symbol="TST",token="eosio.token"}'
     m = wait_for(
-        lambda: (lambda m: m if m.get(_DUES.format(sched=scheds["plain"])) == 0 else None)(
-            metrics()
-        ),
+        lambda: (
+            lambda m: (
+                m
+                if m.get(_DUES.format(sched=scheds["plain"])) == 0
+                and m.get(paid_metric) == len(expected)  # counted at irreversibility
+                else None
+            )
+        )(metrics()),
         timeout=30,
-        what="the dues gauge refreshed",
+        what="the dues gauge refreshed and the payments counted",
     )
     assert m['payoutengine_payments_total{symbol="TST",token="eosio.token"}'] == len(expected)
     assert m['payoutengine_amount_sent_units_total{symbol="TST",token="eosio.token"}'] == sum(

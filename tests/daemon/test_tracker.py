@@ -45,6 +45,9 @@ class FakeChain:
 
 
 class FakeSender:
+    #: nothing to confirm at irreversibility (the daemon's sender reads the final trace)
+    on_final_trace = None
+
     def __init__(self, chain: FakeChain) -> None:
         self.chain = chain
 
