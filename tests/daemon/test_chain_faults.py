@@ -41,6 +41,7 @@ from payoutengine.client import ChainClient
 from payoutengine.journal import EXPIRED, IRREVERSIBLE, Journal, JournalTx, Payment
 from payoutengine.localchain import ADMIN_ACCOUNT, CONTRACT_ACCOUNT, DEV_KEY
 from payoutengine.localnet import LocalNet, NetNode
+from payoutengine.sending import Tracker
 from tests.conftest import create_payer_account
 from tests.node.conftest import local_net_factory  # noqa: F401
 from tests.sync.conftest import KEY_ENV, Payer, ledger
@@ -539,3 +540,114 @@ def test_a_booking_dropped_by_a_fork_is_booked_exactly_once(fork: Fork) -> None:
         assert spayer.booked() == fork.sync_totals
     finally:
         syncer.journal.close()
+
+
+def test_a_runpayouts_included_again_after_a_fork_is_journaled_as_its_block_ran_it(
+    net: LocalNet, pe: PE, tmp_path: Path
+) -> None:
+    """A ``runpayouts`` lands in a minority block and pays A; the majority meanwhile pays A
+    with another of the daemon's transactions. On healing the minority's block is dropped, the
+    transaction is run again on the winning fork (it has not expired) and lands there paying
+    the *next* dues, B. The journal first held what the answer said (A); at irreversibility the
+    tracker reads the block's trace and the journal says B — as the chain does."""
+    nodes = net.nodes
+    payer = pe.accounts("pyj", 1, open_token=None)[0]
+    recipients = pe.accounts("rjn", 6)
+    sched = pe.schedule(payer, unique_name("s"), "included again")
+    pe.book(sched, payer, {r: "1.0000 TST" for r in recipients})
+    before = {r: pe.balance_units(r) for r in recipients}
+    setup = DaemonSender(
+        ChainClient([nodes[0].url]),
+        Journal(f"sqlite:///{tmp_path / 'setup.sqlite'}"),
+        pe.daemon_key,
+        contract=CONTRACT_ACCOUNT,
+        authority=AUTHORITY,
+        expiration_s=60,
+        metrics=Metrics(),
+    )
+    _in_block(nodes[0], setup.send("approveacc", {"accounts": recipients}).tx_id)
+    _in_block(nodes[0], setup.send("wake", {"schedule_name": sched, "accounts": recipients}).tx_id)
+    settled = int(_info(nodes[0])["head_block_num"])
+    _until(
+        "the set-up on every node",
+        lambda: all(int(_info(n)["head_block_num"]) > settled for n in nodes),
+        30,
+    )
+    net.wait_synced(timeout_s=30)
+
+    start_producer = _info(nodes[0])["head_block_producer"]
+    _until("a new round", lambda: _info(nodes[0])["head_block_producer"] != start_producer, 30)
+    producer = _info(nodes[0])["head_block_producer"]
+    minority = next(n for n in nodes if n.producer == producer)
+    majority = [n for n in nodes if n is not minority]
+    journal_path = tmp_path / "journal.sqlite"
+    metrics = Metrics()
+    sender = DaemonSender(
+        ChainClient([minority.url]),
+        Journal(f"sqlite:///{journal_path}"),
+        pe.daemon_key,
+        contract=CONTRACT_ACCOUNT,
+        authority=AUTHORITY,
+        expiration_s=120,  # alive after the heal: the minority runs it again on the new fork
+        metrics=metrics,
+    )
+    other = DaemonSender(
+        ChainClient([majority[0].url]),
+        Journal(f"sqlite:///{tmp_path / 'other.sqlite'}"),
+        pe.daemon_key,
+        contract=CONTRACT_ACCOUNT,
+        authority=AUTHORITY,
+        expiration_s=110,  # another transaction id than the minority's, same action
+        metrics=Metrics(),
+    )
+    net.partition([minority.index], [n.index for n in majority])
+    try:
+        res = sender.send("runpayouts", {"count": 3})
+        first = sorted(t.recipient for t in res.transfers)
+        assert len(first) == 3, res.transfers
+        status: dict[str, Any] = {}
+
+        def in_minority_block() -> bool:
+            status.update(minority.client.transaction_status(res.tx_id) or {})
+            return status.get("state") == "IN_BLOCK"
+
+        _until("the runpayouts in a minority block", in_minority_block, 10)
+        dropped_num, dropped_id = int(status["block_number"]), str(status["block_id"])
+        mine = other.send("runpayouts", {"count": 3})
+        assert mine.tx_id != res.tx_id
+        assert sorted(t.recipient for t in mine.transfers) == first  # the same three, there
+        _in_block(majority[0], mine.tx_id)
+
+        def majority_wins() -> bool:
+            maj, mino = _info(majority[0]), _info(minority)
+            return int(maj["last_irreversible_block_num"]) > int(
+                mino["last_irreversible_block_num"]
+            ) and int(maj["head_block_num"]) > int(mino["head_block_num"])
+
+        _until("the majority to outgrow the minority", majority_wins, 60)
+    finally:
+        net.heal()
+        other.engine.journal.close()
+    net.wait_synced(timeout_s=60)
+    for node in nodes:
+        assert node.client.get_block(dropped_num)["id"] != dropped_id, node.index
+    # the journal still says what the answer said
+    assert _journal_paid(journal_path, recipients) == {r: UNIT for r in first}
+
+    tracker = Tracker(ChainClient([majority[0].url]), sender.engine.journal, sender.engine)
+
+    def irreversible() -> bool:
+        tracker.run_once()
+        with sender.engine.journal.session() as s:
+            row = Journal.get(s, res.tx_id)
+            return row is not None and row.status == IRREVERSIBLE
+
+    _until("the runpayouts irreversible on the winning fork", irreversible, 90)
+    rest = sorted(set(recipients) - set(first))
+    # the block ran it after the majority's transaction: it paid the other three
+    assert _journal_paid(journal_path, recipients) == {r: UNIT for r in rest}
+    labels = {"token": "eosio.token", "symbol": "TST"}
+    assert metrics.payments.labels(**labels)._value.get() == len(rest)
+    for r in recipients:
+        assert pe.balance_units(r) - before[r] == pe.paid(sched, r) == UNIT, r
+    sender.engine.journal.close()
