@@ -37,6 +37,7 @@ import json
 import logging
 import random
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -363,6 +364,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-v", "--verbose", action="store_true", help="a JSON line per fault")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="chaos: %(message)s")
+
+    def stop(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")  # the world's clean-up still runs
+
+    signal.signal(signal.SIGTERM, stop)
     outcome = run(args)
     print(json.dumps(outcome.line()), flush=True)
     for e in outcome.checks.get("examples") or []:
