@@ -3,22 +3,25 @@
 :class:`Sender` builds an action of the contract, and hands it to the engine's sender, which
 signs, journals and sends it. What a ``runpayouts`` paid is read from its trace — the send's
 answer, or the chain's trace once the tracker finds a transaction whose answer was lost — into
-the journal's payments and the payment metrics.
+the journal's payments and the payment metrics. Once the transaction is irreversible the block's
+own trace is compared with that, and the journal keeps what the block paid.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from payoutengine import sending
 from payoutengine.client import ChainClient
 from payoutengine.errors import TransactionError
-from payoutengine.journal import FAILED, IDLE, Journal, JournalTx
+from payoutengine.journal import FAILED, IDLE, Journal, JournalTx, Payment
 from payoutengine.keys import PrivateKey
 from payoutengine.transactions import Action
 
@@ -26,6 +29,8 @@ from .contract import NOTHING_TO_PAY, TransferMade, transfers_in_trace
 from .metrics import Metrics
 
 __all__ = ["SendResult", "Sender"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -38,6 +43,17 @@ class SendResult:
 
 def _refusal_status(e: TransactionError) -> str:
     return IDLE if e.message == NOTHING_TO_PAY else FAILED
+
+
+def _payment(t: TransferMade) -> dict[str, Any]:
+    return {
+        "token": t.token,
+        "recipient": t.recipient,
+        "amount": t.amount,
+        "symbol": t.symbol,
+        "precision": t.precision,
+        "memo": t.memo,
+    }
 
 
 class Sender:
@@ -66,6 +82,7 @@ class Sender:
             refusal_status=_refusal_status,
             # the failure trace names the action (and receiver) that failed: see daemon.poison
             failure_trace=True,
+            on_final_trace=self._confirm_payments,
         )
 
     def send(
@@ -79,26 +96,30 @@ class Sender:
         transfers = [] if res.trace is None else transfers_in_trace(res.trace, self.contract)
         return SendResult(res.tx_id, res.block_num, res.cpu_usage_us, transfers)
 
+    def _confirm_payments(self, s: Session, row: JournalTx, trace: Mapping[str, Any]) -> None:
+        """At irreversibility: the journal keeps what the block paid, not what the answer said
+        (they differ when the answering node ran the transaction on another state)."""
+        transfers = transfers_in_trace(trace, self.contract)
+        paid = sorted((t.token, t.recipient, t.amount, t.symbol) for t in transfers)
+        rows = list(s.scalars(select(Payment).where(Payment.tx_id == row.tx_id)))
+        if paid == sorted((p.token, p.recipient, p.amount, p.symbol) for p in rows):
+            return
+        log.warning(
+            "the block paid other than the answer to the send said; the journal keeps what the "
+            "block paid",
+            extra={"tx_id": row.tx_id, "answered": len(rows), "in_block": len(transfers)},
+        )
+        for p in rows:
+            s.delete(p)
+        row.payments = len(transfers)
+        Journal.add_payments(s, row.tx_id, [_payment(t) for t in transfers])
+
     def _record_payments(self, s: Session, row: JournalTx, trace: Mapping[str, Any]) -> None:
         transfers = transfers_in_trace(trace, self.contract)
         if not transfers:
             return
         row.payments = len(transfers)
-        Journal.add_payments(
-            s,
-            row.tx_id,
-            [
-                {
-                    "token": t.token,
-                    "recipient": t.recipient,
-                    "amount": t.amount,
-                    "symbol": t.symbol,
-                    "precision": t.precision,
-                    "memo": t.memo,
-                }
-                for t in transfers
-            ],
-        )
+        Journal.add_payments(s, row.tx_id, [_payment(t) for t in transfers])
         Journal.set_state(s, "last_payout", str(time.time()))
         sums: dict[tuple[str, str], list[int]] = {}
         for t in transfers:

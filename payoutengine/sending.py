@@ -18,7 +18,10 @@ its block in a fork is searched again; one that passes its expiration in no bloc
 ``expired`` and nothing it carried is assumed done. It is never re-signed here: the caller
 re-reads the chain and decides. When a transaction is found whose trace was never read (the
 send's answer was lost), its trace is read from the node's trace API and handed to
-``on_trace``.
+``on_trace``. When a transaction becomes irreversible, the block's own trace of it goes to
+``on_final_trace``: the answer to a send comes from the node that ran it first, which may not be
+the block's producer and may have run it on another state (on a network of several producers an
+API node answers each transaction as if run on its last block).
 """
 
 from __future__ import annotations
@@ -55,7 +58,7 @@ from .journal import (
 from .keys import PrivateKey
 from .transactions import Action, SignedTransaction
 
-__all__ = ["SendResult", "Sender", "Tracker", "fetch_trace"]
+__all__ = ["SendResult", "Sender", "Tracker", "fetch_trace", "trace_in_block"]
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +103,11 @@ class Sender:
             read; called once per transaction.
         refusal_status: the journal status of a transaction the chain refused (default
             ``failed``).
+        on_final_trace: called once a transaction is irreversible, with its trace as the
+            block executed it (from the node's trace API), in the session that marks it
+            irreversible. The send's answer may come from a node that ran the transaction on
+            another state than the block that took it (a node not producing at that moment,
+            a fork): this is where the caller corrects what it read from the answer.
     """
 
     def __init__(
@@ -112,12 +120,14 @@ class Sender:
         on_trace: TraceHandler | None = None,
         refusal_status: Callable[[TransactionError], str] = lambda _e: FAILED,
         failure_trace: bool = False,
+        on_final_trace: TraceHandler | None = None,
     ) -> None:
         self.client = client
         self.journal = journal
         self.keys = list(keys)
         self.expiration_s = expiration_s
         self.on_trace = on_trace
+        self.on_final_trace = on_final_trace
         self.refusal_status = refusal_status
         self.failure_trace = failure_trace
         self._recent: deque[str] = deque(maxlen=4096)
@@ -255,8 +265,13 @@ def fetch_trace(client: ChainClient, tx_id: str, block_num: int) -> dict[str, An
     """The trace of ``tx_id`` in block ``block_num`` from the node's trace API, in the layout
     of ``send_transaction2``'s ``processed`` (``action_traces`` with decoded ``act.data``).
     None when the node has no trace API or the block does not hold the transaction."""
+    block = _block_traces(client, block_num)
+    return None if block is None else trace_in_block(client, block, tx_id, block_num)
+
+
+def _block_traces(client: ChainClient, block_num: int) -> Mapping[str, Any] | None:
     try:
-        block = client.call("/v1/trace_api/get_block", {"block_num": block_num})
+        block: Mapping[str, Any] = client.call("/v1/trace_api/get_block", {"block_num": block_num})
     except ApiNotAvailable:
         return None
     except EndpointError:
@@ -264,6 +279,13 @@ def fetch_trace(client: ChainClient, tx_id: str, block_num: int) -> dict[str, An
     except ChainError as e:
         log.warning("could not read a block's traces", extra={"block": block_num, "error": str(e)})
         return None
+    return block
+
+
+def trace_in_block(
+    client: ChainClient, block: Mapping[str, Any], tx_id: str, block_num: int
+) -> dict[str, Any] | None:
+    """The trace of ``tx_id`` in a trace API ``get_block`` answer (see :func:`fetch_trace`)."""
     for trx in block.get("transactions") or []:
         if trx.get("id") != tx_id:
             continue
@@ -323,6 +345,8 @@ class Tracker:
         self._status_api: bool | None = None
         self._started = utcnow()
         self._no_traces_logged = False
+        #: trace API answers of this pass, by block
+        self._traces: dict[int, Mapping[str, Any] | None] = {}
 
     def run_once(self) -> None:
         """One pass over the open transactions."""
@@ -330,6 +354,7 @@ class Tracker:
             rows = list(Journal.open_transactions(s, kinds=self.kinds))
         if not rows:
             return
+        self._traces = {}
         info = self.client.get_info()
         head = int(info["head_block_num"])
         lib = int(info["last_irreversible_block_num"])
@@ -430,9 +455,27 @@ class Tracker:
             )
             fields["trace_read"] = True
         if block <= lib:
+            self._confirm_trace(row, block)
             self._set(row, IRREVERSIBLE, **fields)
         elif row.status != INCLUDED or row.block_num != block:
             self._set(row, INCLUDED, **fields)
+
+    def _confirm_trace(self, row: JournalTx, block: int) -> None:
+        """Hand the block's own trace of a now irreversible transaction to the sender's
+        ``on_final_trace`` (nothing when the node has no trace API)."""
+        handler = self.sender.on_final_trace
+        if handler is None:
+            return
+        if block not in self._traces:
+            self._traces[block] = _block_traces(self.client, block)
+        traces = self._traces[block]
+        trace = None if traces is None else trace_in_block(self.client, traces, row.tx_id, block)
+        if trace is None:
+            return
+        with self.journal.session() as s:
+            fresh = Journal.get(s, row.tx_id)
+            if fresh is not None:
+                handler(s, fresh, trace)
 
     def _read_trace(self, row: JournalTx, block: int) -> bool:
         ok = self.sender.read_trace_from_chain(row, block)

@@ -45,6 +45,9 @@ class FakeChain:
 
 
 class FakeSender:
+    #: a node without the trace API: nothing to compare at irreversibility
+    on_final_trace = None
+
     def __init__(self, chain: FakeChain) -> None:
         self.chain = chain
 
