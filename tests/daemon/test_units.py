@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from daemon.anomalies import ChainAnomalies
 from daemon.config import load_config
 from daemon.metrics import Metrics
 from daemon.payouts import CountController
-from payoutengine.client import Health
+from daemon.sender import Sender
+from payoutengine.client import ChainClient, Health
 from payoutengine.errors import ConfigError
+from payoutengine.journal import Journal, Payment
 from payoutengine.keys import PrivateKey
 from payoutengine.logs import JsonFormatter
 from payoutengine.traces import transfers_in_trace
@@ -200,3 +204,46 @@ def test_chain_anomalies_pause_once_and_resume(caplog: pytest.LogCaptureFixture)
         ),
         ("INFO", "chain anomaly over; payouts resume", "head_behind"),
     ]
+
+
+def test_payments_are_corrected_to_what_the_block_paid(tmp_path: Path) -> None:
+    """The answer to a send said alice was paid; the block that took the transaction paid bob
+    (the answering node ran it on another state): at irreversibility the journal keeps bob."""
+
+    def trace(to: str) -> dict:
+        pay = {"from": "payoutengine", "to": to, "quantity": "0.0005 TST", "memo": ""}
+        return {
+            "action_traces": [
+                {
+                    "receiver": "eosio.token",
+                    "act": {"account": "eosio.token", "name": "transfer", "data": pay},
+                },
+            ]
+        }
+
+    journal = Journal(f"sqlite:///{tmp_path / 'j.sqlite'}")
+    sender = Sender(
+        ChainClient(["http://127.0.0.1:9"]),  # never asked: the traces are given
+        journal,
+        PrivateKey.generate(),
+        contract="payoutengine",
+        authority="pe.admin@payout",
+        expiration_s=60,
+        metrics=Metrics(),
+    )
+    expiration = dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc)
+    with journal.session() as s:
+        row = Journal.record_signed(
+            s, tx_id="ab" * 32, kind="runpayouts", data={}, signed_json="{}", expiration=expiration
+        )
+        sender._record_payments(s, row, trace("alice"))
+    for _ in range(2):  # the second time the block agrees with the journal: nothing changes
+        with journal.session() as s:
+            row = Journal.get(s, "ab" * 32)
+            assert row is not None
+            sender._confirm_payments(s, row, trace("bob"))
+        with journal.session() as s:
+            paid = [(p.recipient, p.amount) for p in s.scalars(select(Payment))]
+            assert paid == [("bob", 5)]
+            assert Journal.get(s, "ab" * 32).payments == 1  # type: ignore[union-attr]
+    journal.close()
