@@ -576,7 +576,7 @@ def test_a_runpayouts_included_again_after_a_fork_is_journaled_as_its_block_ran_
     pe.book(sched, payer, {r: "1.0000 TST" for r in recipients})
     before = {r: pe.balance_units(r) for r in recipients}
     setup = DaemonSender(
-        ChainClient([nodes[0].url]),
+        ChainClient([nodes[0].url], timeout=30.0),
         Journal(f"sqlite:///{tmp_path / 'setup.sqlite'}"),
         pe.daemon_key,
         contract=CONTRACT_ACCOUNT,
@@ -602,7 +602,7 @@ def test_a_runpayouts_included_again_after_a_fork_is_journaled_as_its_block_ran_
     journal_path = tmp_path / "journal.sqlite"
     metrics = Metrics()
     sender = DaemonSender(
-        ChainClient([minority.url]),
+        ChainClient([minority.url], timeout=30.0),
         Journal(f"sqlite:///{journal_path}"),
         pe.daemon_key,
         contract=CONTRACT_ACCOUNT,
@@ -611,7 +611,7 @@ def test_a_runpayouts_included_again_after_a_fork_is_journaled_as_its_block_ran_
         metrics=metrics,
     )
     other = DaemonSender(
-        ChainClient([majority[0].url]),
+        ChainClient([majority[0].url], timeout=30.0),
         Journal(f"sqlite:///{tmp_path / 'other.sqlite'}"),
         pe.daemon_key,
         contract=CONTRACT_ACCOUNT,
@@ -653,7 +653,7 @@ def test_a_runpayouts_included_again_after_a_fork_is_journaled_as_its_block_ran_
     # the journal still says what the answer said
     assert _journal_paid(journal_path, recipients) == {r: UNIT for r in first}
 
-    tracker = Tracker(ChainClient([majority[0].url]), sender.engine.journal, sender.engine)
+    tracker = Tracker(ChainClient([majority[0].url], timeout=30.0), sender.engine.journal, sender.engine)
 
     def irreversible() -> bool:
         tracker.run_once()
