@@ -653,7 +653,9 @@ def test_a_runpayouts_included_again_after_a_fork_is_journaled_as_its_block_ran_
     # the journal still says what the answer said
     assert _journal_paid(journal_path, recipients) == {r: UNIT for r in first}
 
-    tracker = Tracker(ChainClient([majority[0].url], timeout=30.0), sender.engine.journal, sender.engine)
+    tracker = Tracker(
+        ChainClient([majority[0].url], timeout=30.0), sender.engine.journal, sender.engine
+    )
 
     def irreversible() -> bool:
         tracker.run_once()
