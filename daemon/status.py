@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from payoutengine.amounts import format_amount
 from payoutengine.client import ChainClient
 from payoutengine.errors import ChainError
-from payoutengine.journal import Journal, Payment
+from payoutengine.journal import IRREVERSIBLE, Journal, JournalTx, Payment
 
 from .config import Config
 from .contract import ContractView
@@ -37,7 +37,12 @@ def collect_status(cfg: Config) -> dict[str, Any]:
                     Payment.precision,
                     func.count(),
                     func.sum(Payment.amount),
-                ).group_by(Payment.token, Payment.symbol, Payment.precision)
+                )
+                # paid = what irreversible transactions paid (their block's own run); a
+                # transaction still open may yet be dropped or land paying others
+                .join(JournalTx, JournalTx.tx_id == Payment.tx_id)
+                .where(JournalTx.status == IRREVERSIBLE)
+                .group_by(Payment.token, Payment.symbol, Payment.precision)
             ).all()
             out["payments"] = [
                 {

@@ -14,8 +14,9 @@
 
 :class:`Tracker` follows open transactions to irreversibility: through the node's transaction
 status API when it has one, otherwise through the blocks themselves. A transaction that leaves
-its block in a fork is searched again; one that passes its expiration in no block is
-``expired`` and nothing it carried is assumed done. It is never re-signed here: the caller
+its block in a fork is searched again; one in no block once its expiration is behind the last
+irreversible block (no fork can still take it) is ``expired``, and nothing it carried is
+assumed done. It is never re-signed here: the caller
 re-reads the chain and decides. When a transaction is found whose trace was never read (the
 send's answer was lost), its trace is read from the node's trace API and handed to
 ``on_trace``.
@@ -346,7 +347,14 @@ class Tracker:
         info = self.client.get_info()
         head = int(info["head_block_num"])
         lib = int(info["last_irreversible_block_num"])
-        head_time = naive_utc(parse_chain_time(str(info["head_block_time"])))
+        # A transaction is given up only once its expiration is behind the *irreversible*
+        # block: a node's head time can be past it on a fork that then loses (a partitioned
+        # node), while the winning fork holds the transaction.
+        final_time = naive_utc(
+            parse_chain_time(
+                str(info.get("last_irreversible_block_time") or info["head_block_time"])
+            )
+        )
         blocks: dict[int, set[str]] = {}
 
         def txs_in(num: int) -> set[str]:
@@ -366,7 +374,7 @@ class Tracker:
             if self.stopping():
                 return
             try:
-                self._advance(row, head, lib, head_time, txs_in)
+                self._advance(row, head, lib, final_time, txs_in)
             except EndpointError:
                 raise
             except ChainError as e:
@@ -395,10 +403,10 @@ class Tracker:
         row: JournalTx,
         head: int,
         lib: int,
-        head_time: dt.datetime,
+        final_time: dt.datetime,
         txs_in: Callable[[int], set[str]],
     ) -> None:
-        expired = head_time > row.expiration
+        expired = final_time > row.expiration
         if row.status == SIGNED and not expired:
             # Outcome of the send unknown (a crash, or the endpoint failed mid-request): re-send
             # the identical bytes; a duplicate is harmless. Rows this process is sending right
