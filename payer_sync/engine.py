@@ -198,6 +198,9 @@ class Syncer:
             report.rpc_bytes = client.rpc_bytes - bytes0
             report.elapsed_s = time.monotonic() - t0
         if not dry_run:
+            # every sync also follows what is still open (a RAM purchase whose block is not
+            # final yet), even when it had nothing to book and so nothing to confirm
+            self.tracker.run_once()
             # the operator page (payoutengine web) shows the last report of each sync
             with self.journal.session() as s:
                 state.put_value(s, LAST_REPORT_KEY, json.dumps(report.summary(sched.name)))
