@@ -75,9 +75,12 @@ class _EndpointState:
 
 
 class _EndpointFailed(Exception):
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, maybe_delivered: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
+        #: the request may have reached the node before the failure (a time-out, a dropped
+        #: connection, a gateway error): a transaction sent so may have been executed there
+        self.maybe_delivered = maybe_delivered
 
 
 class ChainClient:
@@ -147,19 +150,26 @@ class ChainClient:
             resp = self._http.post(
                 ep.url + path, content=content, headers={"Content-Type": "application/json"}
             )
-        except httpx.HTTPError as exc:
+        except httpx.ConnectError as exc:  # nothing was sent
             raise _EndpointFailed(f"{type(exc).__name__}: {exc or 'no answer'}") from exc
+        except httpx.HTTPError as exc:
+            raise _EndpointFailed(
+                f"{type(exc).__name__}: {exc or 'no answer'}", maybe_delivered=True
+            ) from exc
         self.rpc_bytes += len(resp.content)
         return resp
 
     @staticmethod
     def _json_or_fail(resp: httpx.Response) -> Any:
         if resp.status_code in (429, 502, 503, 504):
-            raise _EndpointFailed(f"HTTP {resp.status_code}")
+            # a gateway may have passed the request on before failing
+            raise _EndpointFailed(f"HTTP {resp.status_code}", maybe_delivered=True)
         try:
             return resp.json()
         except ValueError:
-            raise _EndpointFailed(f"HTTP {resp.status_code} with a body that is not JSON") from None
+            raise _EndpointFailed(
+                f"HTTP {resp.status_code} with a body that is not JSON", maybe_delivered=True
+            ) from None
 
     def _judge(self, ep: _EndpointState, info: Any) -> None:
         """Health verdict from a ``get_info`` answer: another chain fails the endpoint; an old
@@ -215,6 +225,13 @@ class ChainClient:
         """POST ``body`` to ``path`` on the first healthy endpoint; returns
         ``(http_status, json)``. Endpoint failures move on to the next endpoint; so do stale
         heads, unless no healthy endpoint answers."""
+        status, data, _ = self._post(path, body)
+        return status, data
+
+    def _post(self, path: str, body: Mapping[str, Any]) -> tuple[int, Any, bool]:
+        """:meth:`post`, and whether an endpoint tried before the one that answered may have
+        received the request (it failed after sending: a time-out, a gateway error)."""
+        delivered = False
         eps = self._candidates()
         stale: list[tuple[_EndpointState, tuple[int, Any] | None]] = []
         for ep in eps:
@@ -223,21 +240,23 @@ class ChainClient:
                     self._check(ep)
                 answer = None if ep.stale and path != GET_INFO else self._attempt(ep, path, body)
             except _EndpointFailed as exc:
+                delivered = delivered or exc.maybe_delivered
                 self._mark_failed(ep, exc.reason)
                 continue
             if ep.stale or answer is None:
                 stale.append((ep, answer))
                 continue
             self._current = ep
-            return answer
+            return answer[0], answer[1], delivered
         for ep, answer in stale:  # no healthy endpoint answered: a stale answer beats none
             try:
                 answer = answer or self._attempt(ep, path, body)
             except _EndpointFailed as exc:
+                delivered = delivered or exc.maybe_delivered
                 self._mark_failed(ep, exc.reason)
                 continue
             self._current = ep
-            return answer
+            return answer[0], answer[1], delivered
         names = ", ".join(f"{e.url} ({e.last_error})" for e in eps)
         raise EndpointError(
             f"No chain API endpoint answered {path}: {names}.",
@@ -512,16 +531,28 @@ class ChainClient:
                 "retry_trx": False,
                 "transaction": signed.request(),
             }
-            status, data = self.post("/v1/chain/send_transaction2", body)
+            status, data, delivered = self._post("/v1/chain/send_transaction2", body)
             if status == 404 and isinstance(self._error("", status, data), ApiNotAvailable):
                 self._send2_available = False
             else:
-                return self._tx_result(status, data, signed.id)
-        status, data = self.post("/v1/chain/push_transaction", signed.request())
-        return self._tx_result(status, data, signed.id)
+                return self._tx_result(status, data, signed.id, delivered=delivered)
+        status, data, delivered = self._post("/v1/chain/push_transaction", signed.request())
+        return self._tx_result(status, data, signed.id, delivered=delivered)
 
     @staticmethod
-    def _tx_result(status: int, data: Any, tx_id: str) -> dict[str, Any]:
+    def _tx_result(
+        status: int, data: Any, tx_id: str, *, delivered: bool = False
+    ) -> dict[str, Any]:
+        try:
+            return ChainClient._tx_answer(status, data, tx_id)
+        except TransactionError as err:
+            # another endpoint may have executed these very bytes before it failed: this
+            # refusal (run on another node's state) does not say the transaction will not land
+            err.maybe_elsewhere = delivered
+            raise
+
+    @staticmethod
+    def _tx_answer(status: int, data: Any, tx_id: str) -> dict[str, Any]:
         if status in (200, 202) and isinstance(data, dict):
             processed = data.get("processed") or {}
             if processed.get("except"):

@@ -156,6 +156,9 @@ class TransactionError(ChainError):
         self.failed_actions = list(failed_actions)
         #: the failure trace itself, when there is one.
         self.trace = trace
+        #: the same bytes went to another endpoint first, which failed after receiving them:
+        #: that node may have executed the transaction, so this refusal is not final.
+        self.maybe_elsewhere = False
         where = f" (transaction {tx_id})" if tx_id else ""
         label = f" [{name}]" if name else ""
         super().__init__(f"The chain rejected the transaction{where}{label}: {message}")

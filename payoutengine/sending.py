@@ -8,7 +8,11 @@
 - "duplicate transaction": the node already has these very bytes (an earlier send whose
   answer was lost): ``sent``, and the :class:`Tracker` finds it;
 - rejected by the chain: ``failed`` (or ``idle`` when the caller's ``refusal_status`` says the
-  refusal is a normal end of the work), with the message; the TransactionError is re-raised;
+  refusal is a normal end of the work), with the message; the TransactionError is re-raised.
+  But when the same bytes went to another endpoint first, which failed after receiving them
+  (a time-out, a gateway error), that node may have run them: the refusal is not final, the
+  row is ``sent`` and the tracker decides (the chaos suite found such a transaction journaled
+  ``idle`` while a block held it);
 - outcome unknown (the endpoint failed mid-request): stays ``signed``; the same bytes are sent
   again (by the caller at once, or by the tracker later).
 
@@ -204,13 +208,25 @@ class Sender:
             with self.journal.session() as s:
                 row = Journal.get(s, tx_id)
                 if row is not None and row.status not in FINAL_STATUSES:
-                    Journal.set_status(
-                        s,
-                        row,
-                        self.refusal_status(e),
-                        error=e.message[:2000],
-                        send_attempts=row.send_attempts + 1,
-                    )
+                    if e.maybe_elsewhere:
+                        # An endpoint that failed after receiving these bytes may have run
+                        # them: the tracker decides (found in a block, or expired).
+                        Journal.set_status(
+                            s,
+                            row,
+                            SENT if row.status == SIGNED else row.status,
+                            error=e.message[:2000],
+                            send_attempts=row.send_attempts + 1,
+                            sent_at=row.sent_at or utcnow(),
+                        )
+                    else:
+                        Journal.set_status(
+                            s,
+                            row,
+                            self.refusal_status(e),
+                            error=e.message[:2000],
+                            send_attempts=row.send_attempts + 1,
+                        )
             raise
         except EndpointError:
             with self.journal.session() as s:

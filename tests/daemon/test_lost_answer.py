@@ -10,20 +10,24 @@ import json
 import signal
 import subprocess
 import sys
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import select
 
 from daemon.metrics import Metrics
 from daemon.sender import Sender
 from payoutengine.client import ChainClient
-from payoutengine.errors import EndpointError
+from payoutengine.errors import EndpointError, TransactionError
 from payoutengine.journal import IRREVERSIBLE, Journal, JournalTx, Payment
 from payoutengine.localchain import ADMIN_ACCOUNT, CONTRACT_ACCOUNT
 from payoutengine.sending import Tracker
 from payoutengine.transactions import SignedTransaction
+from tests.fake_endpoints import serve, url_of
+from tests.faults.proxy import EndpointProxy
 
 from .conftest import (
     DAEMON_PERMISSION,
@@ -219,3 +223,104 @@ def test_daemon_killed_around_a_runpayouts_journals_every_payment_once(
     for r in recipients:
         assert pe.balance_units(r) - before[r] == 10_000
     assert d.stop() == 0
+
+
+class _RefusingNode(BaseHTTPRequestHandler):
+    """A node of the same chain whose state differs (it has not seen what the first endpoint
+    ran): it refuses every transaction with the contract's "nothing to pay"."""
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_POST(self) -> None:  # noqa: N802
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if self.path == "/v1/chain/get_info":  # the same chain, healthy
+            info = httpx.post(self.server.upstream + self.path, content=b"{}").content  # type: ignore[attr-defined]
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(info)))
+            self.end_headers()
+            self.wfile.write(info)
+            return
+        body = {
+            "code": 500,
+            "message": "Internal Service Error",
+            "error": {
+                "code": 3050003,
+                "name": "eosio_assert_message_exception",
+                "what": "eosio_assert_message assertion failure",
+                "details": [{"message": "assertion failure with message: nothing to pay"}],
+            },
+        }
+        raw = json.dumps(body).encode()
+        self.send_response(500)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(raw)))
+        self.end_headers()
+        self.wfile.write(raw)
+
+
+def test_a_refusal_after_another_endpoint_lost_the_answer_is_not_final(
+    pe: PE, tmp_path: Path
+) -> None:
+    """The first endpoint runs the runpayouts and loses the answer (a proxy drops it); the
+    client fails over to a node that refuses the same bytes ("nothing to pay"). That refusal
+    says nothing about the first node: the journal keeps the transaction ``sent``, the tracker
+    finds it in its block and journals what it paid. (Found by the chaos suite: such a
+    transaction was journaled ``idle`` while a block held its payments.)"""
+    payer = pe.accounts("pyx", 1, open_token=None)[0]
+    recipients = pe.accounts("rrf", 3)
+    sched = pe.schedule(payer, unique_name("s"), "refused elsewhere")
+    pe.book(sched, payer, {r: "1.0000 TST" for r in recipients})
+    journal = Journal(f"sqlite:///{tmp_path / 'journal.sqlite'}")
+    setup = Sender(
+        ChainClient([pe.url]),
+        Journal(f"sqlite:///{tmp_path / 'setup.sqlite'}"),
+        pe.daemon_key,
+        contract=CONTRACT_ACCOUNT,
+        authority=AUTHORITY,
+        expiration_s=60,
+        metrics=Metrics(),
+    )
+    _approve(pe, setup, sched, recipients)
+    before = {r: pe.balance_units(r) for r in recipients}
+    with EndpointProxy(pe.url, seed=1) as proxy, serve(_RefusingNode, upstream=pe.url) as refusing:
+        proxy.set("drop_answer", paths=["/v1/chain/send_transaction"])
+        client = ChainClient([proxy.url, url_of(refusing)], timeout=5.0)
+        sender = Sender(
+            client,
+            journal,
+            pe.daemon_key,
+            contract=CONTRACT_ACCOUNT,
+            authority=AUTHORITY,
+            expiration_s=60,
+            metrics=Metrics(),
+        )
+        try:
+            sender.send("runpayouts", {"count": 20})
+        except TransactionError as e:
+            assert e.message == "nothing to pay" and e.maybe_elsewhere
+        else:
+            raise AssertionError("the second endpoint should have refused")
+        assert proxy.hits["drop_answer"] == 1
+        with journal.session() as s:
+            (row,) = s.scalars(select(JournalTx).where(JournalTx.kind == "runpayouts"))
+            assert row.status == "sent", row.status  # not idle: the first node may have run it
+            tx_id = row.tx_id
+        proxy.set("pass")
+        tracker = Tracker(ChainClient([pe.url]), journal, sender.engine, resend_after_s=0.0)
+
+        def settled() -> bool:
+            tracker.run_once()
+            with journal.session() as s:
+                row = Journal.get(s, tx_id)
+                return row is not None and row.status == IRREVERSIBLE
+
+        wait_for(settled, timeout=60, what="the transaction found and irreversible")
+        client.close()
+    with journal.session() as s:
+        paid = sorted(p.recipient for p in s.scalars(select(Payment).where(Payment.tx_id == tx_id)))
+    assert paid == sorted(recipients)
+    for r in recipients:
+        assert pe.balance_units(r) - before[r] == pe.paid(sched, r) == 10_000
+    journal.close()
