@@ -104,18 +104,20 @@ class Sender:
         which may differ from the answering node's speculative run (journaled at the send).
         ``trace`` is None when the node serves no traces: the answer's payments stand. The
         payment metrics count here, once per transaction, as the block ran it."""
+        rows = Journal.payments_of(s, row.tx_id)
         if trace is not None:
-            rows = self._payment_rows(transfers_in_trace(trace, self.contract))
-            if Journal.payments_of(s, row.tx_id) != rows:
+            final = self._payment_rows(transfers_in_trace(trace, self.contract))
+            if final != rows:
                 log.info(
                     "the irreversible block's run of a runpayouts paid otherwise than the "
                     "send's answer said; journal corrected",
-                    extra={"tx_id": row.tx_id, "payments": len(rows), "answered": row.payments},
+                    extra={"tx_id": row.tx_id, "payments": len(final), "answered": row.payments},
                 )
-                Journal.replace_payments(s, row.tx_id, rows)
-                row.payments = len(rows)
+                Journal.replace_payments(s, row.tx_id, final)
+                row.payments = len(final)
+                rows = final
         sums: dict[tuple[str, str], list[int]] = {}
-        for p in Journal.payments_of(s, row.tx_id):
+        for p in rows:
             acc = sums.setdefault((str(p["token"]), str(p["symbol"])), [0, 0])
             acc[0] += 1
             acc[1] += int(p["amount"])
