@@ -71,6 +71,13 @@ MAX_BLIND_SEARCH_BLOCKS = 7200
 LANDING_SLACK_BLOCKS = 10
 #: blocks past irreversibility during which a missing trace is asked for again (a minute).
 FINAL_TRACE_PATIENCE_BLOCKS = 120
+#: ``Tracker.follow``: a chain whose last irreversible block trails its head by at most this
+#: many blocks is final within about a second (one producer, or Savanna's finality) ...
+FAST_FINALITY_BLOCKS = 3
+#: ... and is asked this often (a get_info) while a followed transaction waits ...
+FOLLOW_POLL_FAST_S = 0.05
+#: ... else this often (legacy consensus: irreversibility trails by a few minutes).
+FOLLOW_POLL_SLOW_S = 1.0
 
 #: reads facts from a transaction's trace into the journal (called in the caller's session).
 TraceHandler = Callable[[Session, JournalTx, Mapping[str, Any]], None]
@@ -353,6 +360,8 @@ class Tracker:
         self._started = utcnow()
         self._no_traces_logged = False
         self._trace_api: bool | None = None
+        #: head − last irreversible block at the last pass (None before the first)
+        self._finality_lag: int | None = None
 
     def run_once(self) -> None:
         """One pass over the open transactions."""
@@ -363,6 +372,7 @@ class Tracker:
         info = self.client.get_info()
         head = int(info["head_block_num"])
         lib = int(info["last_irreversible_block_num"])
+        self._finality_lag = head - lib
         # A transaction is given up only once its expiration is behind the *irreversible*
         # block: a node's head time can be past it on a fork that then loses (a partitioned
         # node), while the winning fork holds the transaction.
@@ -398,11 +408,15 @@ class Tracker:
                     "could not follow transaction", extra={"tx_id": row.tx_id, "error": str(e)}
                 )
 
-    def follow(
-        self, tx_ids: Sequence[str], *, timeout_s: float, poll_s: float = 0.25
-    ) -> dict[str, str]:
+    def follow(self, tx_ids: Sequence[str], *, timeout_s: float) -> dict[str, str]:
         """Run passes until every one of ``tx_ids`` is settled (irreversible, refused or
-        expired) or ``timeout_s`` passed; their journal statuses."""
+        expired) or ``timeout_s`` passed; their journal statuses.
+
+        Between passes it waits :data:`FOLLOW_POLL_FAST_S` while the node's last irreversible
+        block is at most :data:`FAST_FINALITY_BLOCKS` behind its head (a chain final within
+        about a second: a transaction is irreversible one or two blocks after its own, and
+        the wait is mostly the chain's), else :data:`FOLLOW_POLL_SLOW_S` (a chain whose
+        finality lags by minutes: asking more often would only load the endpoint)."""
         deadline = time.monotonic() + timeout_s
         while True:
             with self.journal.session() as s:
@@ -412,7 +426,9 @@ class Tracker:
             if time.monotonic() > deadline:
                 return statuses
             self.run_once()
-            time.sleep(poll_s)
+            lag = self._finality_lag
+            fast = lag is not None and lag <= FAST_FINALITY_BLOCKS
+            time.sleep(FOLLOW_POLL_FAST_S if fast else FOLLOW_POLL_SLOW_S)
 
     def _advance(
         self,
