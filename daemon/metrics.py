@@ -7,9 +7,13 @@ build several without clashing with the process-wide default registry).
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 
+from payoutengine.client import ChainClient
 from payoutengine.metrics import serve_metrics
 from payoutengine.resourcekeeper import ResourceMetrics
 
@@ -107,6 +111,11 @@ class Metrics:
         )
         self._last_payout: float | None = None
 
+    def count_requests(self, client: ChainClient) -> None:
+        """Export the chain API requests ``client`` made and their bytes (sent + received),
+        read at each scrape: what the daemon costs the endpoints (their quotas, rate limits)."""
+        self.registry.register(_RequestCounts(client))
+
     def payout_succeeded(self, when: float | None = None) -> None:
         self._last_payout = time.time() if when is None else when
         self.last_payout_ts.set(self._last_payout)
@@ -117,3 +126,20 @@ class Metrics:
     def serve(self, host: str, port: int) -> None:
         """Serve ``/metrics``; ConfigError when the address cannot be used."""
         serve_metrics(self.registry, host, port, setting="[metrics] port")
+
+
+class _RequestCounts(Collector):
+    def __init__(self, client: ChainClient) -> None:
+        self.client = client
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        yield CounterMetricFamily(
+            "payoutengine_rpc_requests",
+            "Chain API requests made (every endpoint, failures included).",
+            value=self.client.rpc_calls,
+        )
+        yield CounterMetricFamily(
+            "payoutengine_rpc_bytes",
+            "Bytes of chain API requests and answers.",
+            value=self.client.rpc_bytes,
+        )

@@ -105,6 +105,7 @@ class AdminDaemon:
             expected_chain_id=cfg.chain.chain_id or None,
         )
         self.client = client
+        self.metrics.count_requests(client)
         self.anomalies = ChainAnomalies(
             max_lib_stall_s=cfg.chain.max_lib_stall_s, metrics=self.metrics
         )

@@ -302,6 +302,8 @@ class LocalChain:
         data_dir: holds chain data, config, ``nodeos.log`` and ``node.json``.
         port: HTTP port; a free one is chosen when None.
         extra_args: more nodeos options.
+        state_size_mb: the chain state's size limit (``--chain-state-db-size-mb``); a million
+            accounts with token balances and bookings need about N GB.
     """
 
     #: pids of every node started by this Python process (tests check none outlives them).
@@ -314,8 +316,10 @@ class LocalChain:
         port: int | None = None,
         host: str = "127.0.0.1",
         extra_args: Sequence[str] = (),
+        state_size_mb: int = 512,
     ) -> None:
         self.data_dir = Path(data_dir).resolve()
+        self.state_size_mb = state_size_mb
         self.host = host
         self.port = port
         self.extra_args = list(extra_args)
@@ -404,7 +408,7 @@ class LocalChain:
             *self._p2p_args(),
             "--access-control-allow-origin=*",
             "--chain-state-db-size-mb",
-            "512",
+            str(self.state_size_mb),
             "--transaction-finality-status-max-storage-size-gb",
             "1",
             "--contracts-console",
