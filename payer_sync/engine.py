@@ -24,7 +24,7 @@ import datetime as dt
 import json
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from payoutengine.amounts import Asset, gross_up
@@ -57,7 +57,7 @@ from . import state
 from .chain import ScheduleChain, is_no_account
 from .config import SyncConfig
 from .ledger import init_db, make_engine
-from .plan import Increase, Piece, allocate, diff, make_batches
+from .plan import Increase, Piece, allocate, diff, diff_stream, make_batches
 from .report import Failure, SyncReport
 from .sources import LedgerSource, QuerySource, Source
 from .state import open_state
@@ -302,18 +302,18 @@ class Syncer:
 
         # the chain side
         if names is None:
-            booked: dict[str, int] = {}
-            for account, total in self.chain.iter_recipients():
-                booked[account] = total
-                if self.progress and len(booked) % 1000 == 0:
-                    self.progress("reading recipients", 1000)
-            compare: set[str] = (set(totals) | set(booked)) - rejected_names - set(skip)
+            # every recipient row, compared as it is read (nothing of the chain side is held)
+            increases, report.discrepancies, report.compared = diff_stream(
+                totals, self._recipient_rows(), exclude=rejected_names | set(skip)
+            )
+            compared: set[str] | None = None
         else:
-            compare = {n for n in names if n not in skip and n not in rejected_names}
-            compare = {n for n in compare if name_problem(n) is None}
-            booked = self.chain.booked_of(sorted(compare))
-        report.compared = len(compare)
-        increases, report.discrepancies = diff(totals, booked, recipients=compare)
+            compared = {n for n in names if n not in skip and n not in rejected_names}
+            compared = {n for n in compared if name_problem(n) is None}
+            booked = self.chain.booked_of(sorted(compared))
+            report.compared = len(compared)
+            increases, report.discrepancies = diff(totals, booked, recipients=compared)
+        del totals
         report.invalid = dict(skip)
         for d in report.discrepancies:
             log.warning(
@@ -332,12 +332,15 @@ class Syncer:
         chosen, report.shortfall = allocate(
             increases, self._pieces(increases, scan.watermark, marks, free), free
         )
-        by_name = {c.recipient: c for c in chosen}
-        report.unfunded = [
-            replace(i, booked=by_name[i.recipient].new_total) if i.recipient in by_name else i
-            for i in increases
-            if i.recipient not in by_name or by_name[i.recipient].new_total < i.new_total
-        ]
+        if report.shortfall:
+            by_name = {c.recipient: c for c in chosen}
+            report.unfunded = [
+                replace(i, booked=by_name[i.recipient].new_total) if i.recipient in by_name else i
+                for i in increases
+                if i.recipient not in by_name or by_name[i.recipient].new_total < i.new_total
+            ]
+            del by_name
+        del increases
         if report.shortfall:
             log.warning(
                 "shortfall: free funds %d do not cover increases %d; booking oldest first",
@@ -356,7 +359,7 @@ class Syncer:
         pending = {i.recipient for i in report.unfunded} | unsettled
         for f in report.failures:
             pending.update(f.recipients)
-        done = [n for n in marks if n in compare and n not in pending]
+        done = [n for n in marks if (compared is None or n in compared) and n not in pending]
         landed = {i.recipient for i in report.booked} | {i.recipient for i in report.already}
         with self.journal.session() as s:
             state.set_marks(s, pending, done)
@@ -366,6 +369,13 @@ class Syncer:
                 state.put_value(s, WATERMARK_KEY, scan.watermark)
             if report.mode == "full":
                 state.put_value(s, LAST_FULL_KEY, utcnow().isoformat())
+
+    def _recipient_rows(self) -> Iterator[tuple[str, int]]:
+        """The schedule's ``(account, booked_total)`` rows, reporting progress."""
+        for n, row in enumerate(self.chain.iter_recipients(), 1):
+            yield row
+            if self.progress and n % 1000 == 0:
+                self.progress("reading recipients", 1000)
 
     def _pieces(
         self,

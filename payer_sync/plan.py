@@ -6,7 +6,7 @@ Nothing here talks to a database or a chain; :mod:`payer_sync.engine` feeds it.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, replace
 
 from payoutengine.chaintime import utcnow
@@ -18,6 +18,7 @@ __all__ = [
     "SourceTotal",
     "allocate",
     "diff",
+    "diff_stream",
     "make_batches",
 ]
 
@@ -98,6 +99,44 @@ def diff(
         elif db_total < chain_total:
             discrepancies.append(Discrepancy(name, db_total, chain_total))
     return increases, discrepancies
+
+
+def diff_stream(
+    totals: MutableMapping[str, SourceTotal],
+    booked: Iterable[tuple[str, int]],
+    *,
+    exclude: Iterable[str] = (),
+) -> tuple[list[Increase], list[Discrepancy], int]:
+    """:func:`diff` of every name in ``totals`` or ``booked``, reading ``booked`` (the
+    chain's ``(account, booked_total)`` rows) once as it comes, without holding it: the full
+    comparison of a million recipients holds the database's totals and the results only.
+    ``totals`` is emptied as it goes; names in ``exclude`` are not compared. Returns the
+    increases and discrepancies sorted by name, and the number of names compared."""
+    skip = set(exclude)
+    increases: list[Increase] = []
+    discrepancies: list[Discrepancy] = []
+    compared = 0
+    for name, chain_total in booked:
+        src = totals.pop(name, None)
+        if name in skip:
+            continue
+        compared += 1
+        db_total = src.total if src is not None else 0
+        if db_total > chain_total:
+            memo = src.memo if src is not None else ""
+            increases.append(Increase(name, chain_total, db_total, memo))
+        elif db_total < chain_total:
+            discrepancies.append(Discrepancy(name, db_total, chain_total))
+    while totals:  # no row on chain
+        name, src = totals.popitem()
+        if name in skip:
+            continue
+        compared += 1
+        if src.total > 0:
+            increases.append(Increase(name, 0, src.total, src.memo, new_recipient=True))
+    increases.sort(key=lambda i: i.recipient)
+    discrepancies.sort(key=lambda d: d.recipient)
+    return increases, discrepancies, compared
 
 
 def allocate(

@@ -15,6 +15,7 @@ from payer_sync.plan import (
     SourceTotal,
     allocate,
     diff,
+    diff_stream,
     make_batches,
 )
 
@@ -46,6 +47,26 @@ def test_diff_limited_to_given_recipients() -> None:
     incs, disc = diff(totals(a=5, b=6), {"c": 10}, recipients=["b"])
     assert [i.recipient for i in incs] == ["b"]
     assert disc == []
+
+
+names = st.sampled_from(["alice", "bob", "carol", "dave", "erin", "frank", "gina"])
+
+
+@given(
+    st.dictionaries(names, st.integers(0, 50)),
+    st.dictionaries(names, st.integers(0, 50)),
+    st.sets(names),
+)
+def test_diff_stream_equals_diff_reading_the_chain_rows_once(
+    db: dict[str, int], chain: dict[str, int], excluded: set[str]
+) -> None:
+    rows = iter(sorted(chain.items()))
+    src = {k: SourceTotal(k, v, f"memo {k}") for k, v in db.items()}
+    incs, disc, compared = diff_stream(dict(src), rows, exclude=excluded)
+    everyone = (set(db) | set(chain)) - excluded
+    assert (incs, disc) == diff(src, chain, recipients=everyone)
+    assert compared == len(everyone)
+    assert next(rows, None) is None  # read to the end, once
 
 
 def test_allocate_everything_when_funds_cover() -> None:
