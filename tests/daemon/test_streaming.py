@@ -166,9 +166,7 @@ def test_wake_job_streams_and_wakes_as_the_pages_come(world: World) -> None:
     assert max(e[3] for e in pages) <= PAGE
     sends = [i for i, e in enumerate(client.events) if e == ("send", "wake")]
     assert len(sends) == -(-len(everyone) // WAKE_BATCH)
-    last_dues_page = max(
-        i for i, e in enumerate(client.events) if e[:3] == ("rows", "dues", None)
-    )
+    last_dues_page = max(i for i, e in enumerate(client.events) if e[:3] == ("rows", "dues", None))
     assert sends[0] < last_dues_page  # woken while the dues were still being read
 
 
