@@ -1,11 +1,13 @@
 """The approvals jobs.
 
 - :meth:`ApprovalsJob.approve_new`: accounts appear in ``approvals`` with ``approved = 0`` at
-  their first booking. The table is scanned when the revision moved, at most every
-  ``interval_s``; scans that find nobody new stretch the pause (doubling, up to 30 s). Those
-  whose code hash is zero (no contract) are approved, in batches of ``batch_size``. Accounts
-  found with code are not looked at again before ``recheck_interval_s`` (they may remove their
-  code; they can ``claim`` meanwhile).
+  their first booking, listed by its ``pending`` flag index until they are approved. That index
+  is paged (only the accounts not approved, in account order, however many are approved) when
+  the revision moved, at most every ``interval_s``; scans that find nobody new stretch the
+  pause (doubling, up to 30 s). Those whose code hash is zero (no contract) are approved as the
+  pages come, in batches of ``batch_size``: memory holds a few batches, whatever the number of
+  recipients. Accounts found with code are not looked at again before ``recheck_interval_s``
+  (they may remove their code; they can ``claim`` meanwhile).
 - :meth:`ApprovalsJob.recheck_approved`: every approved account's code hash is read again,
   a slice per run so that a full pass takes about ``recheck_interval_s``; any account that
   deployed code is unapproved.
@@ -59,6 +61,7 @@ class ApprovalsJob:
     _approved_estimate: int = field(default=0, init=False)
     _seen_in_pass: int = field(default=0, init=False)
     _recheck_credit: float = field(default=0.0, init=False)
+    _estimate_counted: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
         self._approved_estimate = self.cfg.batch_size
@@ -86,6 +89,17 @@ class ApprovalsJob:
             log.info(action, extra={"tx_id": res.tx_id, "accounts": len(batch)})
         return done
 
+    def _approve_chunk(self, chunk: list[str]) -> int:
+        """Approves the accounts of ``chunk`` without code; returns how many were approved."""
+        flags = self._code_flags(chunk)
+        until = time.monotonic() + self.cfg.recheck_interval_s
+        for a, has_code in flags.items():
+            if has_code:
+                self._has_code_until[a] = until
+            else:
+                self._has_code_until.pop(a, None)
+        return self._send_batches("approveacc", [a for a in chunk if not flags[a]])
+
     def approve_new(self) -> None:
         if self.stop.is_set() or self.gate.client() is None:
             return
@@ -107,29 +121,27 @@ class ApprovalsJob:
             if now < self._next_scan_at and not due_recheck:
                 return
             self._last_revision, self._last_scan = revision, now
-            rows = list(self.view.approvals())
-            unapproved = [a for a, ok in rows if not ok]
-            # Sizes the re-check's slices (until a re-check pass has counted for itself).
-            self._approved_estimate = max(1, len(rows) - len(unapproved))
-            self.metrics.unapproved.set(len(unapproved))
-            to_check = [a for a in unapproved if self._has_code_until.get(a, 0.0) <= now]
-            # Approve as we go, one batch at a time, so payouts can start early.
+            # Approve as the pages come, a few batches at a time, so payouts can start early.
             step = self.cfg.batch_size * 4
-            approved = 0
-            for i in range(0, len(to_check), step):
+            pending = checked = approved = 0
+            chunk: list[str] = []
+            for account in self.view.pending_approvals():
                 if self.stop.is_set():
                     return
-                chunk = to_check[i : i + step]
-                flags = self._code_flags(chunk)
-                until = time.monotonic() + self.cfg.recheck_interval_s
-                for a, has_code in flags.items():
-                    if has_code:
-                        self._has_code_until[a] = until
-                    else:
-                        self._has_code_until.pop(a, None)
-                approved += self._send_batches("approveacc", [a for a in chunk if not flags[a]])
-            if approved:
-                self.metrics.unapproved.set(max(0, len(unapproved) - approved))
+                pending += 1
+                if self._has_code_until.get(account, 0.0) > now:
+                    continue
+                chunk.append(account)
+                if len(chunk) == step:
+                    checked += len(chunk)
+                    approved += self._approve_chunk(chunk)
+                    chunk = []
+            if chunk and not self.stop.is_set():
+                checked += len(chunk)
+                approved += self._approve_chunk(chunk)
+            self._approved_estimate += approved
+            self.metrics.unapproved.set(max(0, pending - approved))
+            to_check = checked > 0
             self._quiet = 0 if to_check else min(self._quiet + 1, 16)
             delay = min(self.cfg.interval_s * (2**self._quiet - 1), QUIET_MAX_S)
             self._next_scan_at = time.monotonic() + delay
@@ -145,6 +157,11 @@ class ApprovalsJob:
         if self.stop.is_set() or self.gate.client() is None:
             return
         try:
+            if not self._estimate_counted:
+                # Sizes the slices until a pass has counted for itself: counted once (page by
+                # page, no list kept), then kept up by approve_new's approvals.
+                self._approved_estimate = max(1, self.view.approval_counts()[0])
+                self._estimate_counted = True
             # Accounts owed so far at the pace of one full pass per recheck_interval_s.
             share = self.cfg.interval_s / self.cfg.recheck_interval_s
             self._recheck_credit += self._approved_estimate * share

@@ -2,7 +2,7 @@
 
 One such recipient makes a whole ``runpayouts`` transaction fail. :class:`PoisonHandler` names
 it — first from the node's error details (``bob <= eosio.token::transfer ...``), confirmed by a
-dry run of ``claim``; failing that, by dry-running ``claim`` for the next approved dues in turn —
+dry run of ``claim``; failing that, by dry-running ``claim`` for the ready dues in turn —
 unapproves it at once, journals and counts it, and lets the payouts job carry on.
 """
 
@@ -100,19 +100,17 @@ class PoisonHandler:
         if not (err.trace is not None or err.cpu_exceeded):
             # Rejected before anything ran (authorization, expiry, ...): no recipient to blame.
             return []
-        # The error named nobody: try the approved dues one by one, in round-robin order.
-        approved = {a for a, ok in self.view.approvals() if ok}
+        # The error named nobody: try the ready dues (the ones runpayouts pays: approved, with
+        # a balance row, no code) one by one, streamed schedule by schedule.
         tried = 0
         for sched in self.view.active_schedules():
-            for due in self.view.dues(sched):
+            for account in self.view.ready_dues(sched):
                 if self.stopping() or tried >= MAX_DRY_RUNS:
                     return []
-                if due.account not in approved:
-                    continue
                 tried += 1
                 try:
-                    if self._claim_rejected(sched, due.account):
-                        return [due.account]
+                    if self._claim_rejected(sched, account):
+                        return [account]
                 except ApiNotAvailable:
                     return []
         return []

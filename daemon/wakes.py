@@ -8,17 +8,21 @@ a balance row opened by the recipient, a token allowed again — and the contrac
 This job is how it is told, one ``wake(schedule, accounts)`` per schedule:
 
 - on every run where the contract's revision moved, each schedule with dues (in an allowed
-  token) has its parked dues read through the ``ready`` flag index (key 0), and the approved
-  accounts among them are woken; the contract readies those that are payable now (it checks the
-  balance row and the code hash itself, and takes the approval of an account holding code);
+  token) has its parked dues of approved accounts streamed — its dues, its ready dues and the
+  approvals' ``pending`` entries, three account-ordered streams merged page by page — and woken
+  a batch at a time; the contract readies those that are payable now (it checks the balance row
+  and the code hash itself, and takes the approval of an account holding code). Memory holds a
+  page of each stream and one batch, whatever the number of recipients;
 - a due woken but still parked (no balance row yet) is not woken again until its recipient's
-  balance row exists: those rows are polled every run, a bounded number at a time;
+  balance row exists: those rows are polled every run, a bounded number at a time (at most
+  ``MAX_WAITING`` are remembered; beyond that they are simply woken again on the next scan);
 - a schedule that has ready dues but is out of the ring (its token was allowed again) is woken
   with no accounts.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 
@@ -36,6 +40,8 @@ log = logging.getLogger(__name__)
 WAKE_BATCH = 100
 #: woken-but-still-parked dues whose balance rows are polled per run.
 POLL_PER_RUN = 200
+#: woken-but-still-parked dues remembered at most (a bound on the job's memory).
+MAX_WAITING = 10_000
 
 
 class WakeJob:
@@ -87,7 +93,7 @@ class WakeJob:
         """Wakes the parked dues whose recipient has opened its balance row since. A bounded
         number per run, in turn: those still without a row go to the back of the queue."""
         opened: dict[str, list[str]] = {}
-        for key in list(self._waiting)[:POLL_PER_RUN]:
+        for key in list(itertools.islice(self._waiting, POLL_PER_RUN)):
             if self.stop.is_set():
                 return
             schedule, account = key
@@ -101,7 +107,6 @@ class WakeJob:
 
     def _scan(self) -> None:
         allowed = self._allowed_tokens()
-        approved = {a for a, ok in self.view.approvals() if ok}
         ring = self.view.ring()
         for schedule in self.view.active_schedules():
             if self.stop.is_set():
@@ -109,24 +114,41 @@ class WakeJob:
             token = self._token_of(schedule)
             if token not in allowed:
                 continue  # suspended: nothing can be paid until the admin allows it again
-            parked = self.view.parked_dues(schedule)
-            wanted = [a for a in parked if a in approved and (schedule, a) not in self._waiting]
-            if wanted:
-                self._wake(schedule, wanted)
-                # Those still parked lack a balance row (or hold code and lost their approval):
-                # poll their rows instead of waking them on every revision.
-                still = set(self.view.parked_dues(schedule))
-                for a in wanted:
-                    if a in still:
-                        self._waiting[(schedule, a)] = token
-            elif schedule not in ring and self.view.has_ready_due(schedule):
+            woken = False
+            batch: list[str] = []
+            for account in self.view.approved_parked_dues(schedule):
+                if self.stop.is_set():
+                    return
+                if (schedule, account) in self._waiting:
+                    continue
+                batch.append(account)
+                if len(batch) == WAKE_BATCH:
+                    woken = self._wake_batch(schedule, batch, token) or woken
+                    batch = []
+            if batch:
+                woken = self._wake_batch(schedule, batch, token) or woken
+            if not woken and schedule not in ring and self.view.has_ready_due(schedule):
                 self._wake(schedule, [])  # ready dues, out of the ring: its token came back
 
-    def _wake(self, schedule: str, accounts: list[str]) -> None:
+    def _wake_batch(self, schedule: str, batch: list[str], token: tuple[str, str]) -> bool:
+        """Wakes one batch (in account order); those still parked afterwards lack a balance row
+        (or hold code and lost their approval): their rows are polled instead of waking them on
+        every revision. False when the wake was rejected."""
+        if not self._wake(schedule, batch):
+            return False
+        ready = set(self.view.ready_dues(schedule, first=batch[0], last=batch[-1]))
+        for a in batch:
+            if a not in ready and len(self._waiting) < MAX_WAITING:
+                self._waiting[(schedule, a)] = token
+        return True
+
+    def _wake(self, schedule: str, accounts: list[str]) -> bool:
+        """Wakes the accounts' dues in the schedule; False when stopped or a wake was
+        rejected."""
         batches = [accounts[i : i + WAKE_BATCH] for i in range(0, len(accounts), WAKE_BATCH)]
         for batch in batches or [[]]:
             if self.stop.is_set():
-                return
+                return False
             try:
                 res = self.sender.send("wake", {"schedule_name": schedule, "accounts": batch})
             except TransactionError as e:
@@ -136,7 +158,8 @@ class WakeJob:
                 log.error(
                     "wake was rejected" + hint, extra={"error": e.message, "schedule": schedule}
                 )
-                return
+                return False
             log.info(
                 "wake", extra={"tx_id": res.tx_id, "schedule": schedule, "accounts": len(batch)}
             )
+        return True

@@ -374,10 +374,12 @@ class ChainClient:
         key_type: str | None = None,
         reverse: bool = False,
         show_payer: bool = False,
+        json: bool = True,
     ) -> dict[str, Any]:
-        """One page of a table as JSON rows: ``{"rows": [...], "more": bool, "next_key": str}``."""
+        """One page of a table: ``{"rows": [...], "more": bool, "next_key": str}``, the rows as
+        JSON objects (``json=False``: as hex strings of their packed bytes, not decoded)."""
         body: dict[str, Any] = {
-            "json": True,
+            "json": json,
             "code": code,
             "scope": str(scope),
             "table": table,

@@ -80,6 +80,7 @@ void contract::book(datastream& ds, name schedule_name, bool with_memo) {
    recipients_table recipients(self_, schedule_name.value);
    dues_table dues(self_, schedule_name.value);
    approvals_table approvals(self_, self_.value);
+   pending_index pending(self_, self_.value);
    ready_index ready(self_, schedule_name.value);
    bool any_ready = false;  // a raised due that is payable now
    funds_row f;
@@ -117,9 +118,13 @@ void contract::book(datastream& ds, name schedule_name, bool with_memo) {
       else
          recipients.emplace(payer, rec);
 
-      // A first booking creates the account's approval row, unapproved: nothing more to check.
+      // A first booking creates the account's approval row, unapproved (its `pending` flag
+      // on): nothing more to check.
       bool known = approvals.exists(recipient.value);
-      if (!known) approvals.emplace(payer, approval_row{recipient, 0});
+      if (!known) {
+         approvals.emplace(payer, approval_row{recipient, 0});
+         pending.store(payer, recipient.value, true);
+      }
       unpayable why = known ? check_payable(sched, recipient) : unpayable::unapproved;
       if (why == unpayable::has_code) revoke_approval(recipient);
       bool payable = why == unpayable::no;

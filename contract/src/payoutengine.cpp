@@ -103,6 +103,7 @@ void contract::setapproval(datastream& ds, bool approved) {
    ds >> n;
    check(n.value > 0, msg::no_accounts);
    approvals_table approvals(self_, self_.value);
+   pending_index pending(self_, self_.value);
    for (uint32_t i = 0; i < n.value; ++i) {
       name account;
       ds >> account;
@@ -112,6 +113,7 @@ void contract::setapproval(datastream& ds, bool approved) {
       if (row.approved == uint8_t(approved)) continue;
       row.approved = uint8_t(approved);
       approvals.modify(itr, same_payer, row);  // stays on the booking payer's RAM
+      pending.set(account.value, !approved);   // rewritten in place: no RAM moves
    }
    bump_revision();
 }
@@ -166,6 +168,7 @@ void contract::revoke_approval(name account) {
    approval_row row = approvals.load(itr);
    row.approved = 0;
    approvals.modify(itr, same_payer, row);  // same size, same payer: no RAM moves
+   pending_index(self_, self_.value).set(account.value, true);
 }
 
 void contract::send_transfer(name tkcontract, name to, asset quantity, string_view memo) {

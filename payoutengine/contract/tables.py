@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from ..abi import name_to_int
 from ..amounts import Symbol
 from ..client import ChainClient
 from .rows import (
@@ -20,10 +21,27 @@ from .rows import (
     Token,
 )
 
-__all__ = ["ZERO_CODE_HASH", "ContractTables"]
+__all__ = ["ZERO_CODE_HASH", "ContractTables", "sorted_minus"]
 
 #: what ``get_code_hash`` answers for an account without code.
 ZERO_CODE_HASH = "0" * 64
+#: rows per page when rows are only counted (undecoded: the node sends them as hex).
+COUNT_PAGE_ROWS = 5000
+
+
+def sorted_minus(items: Iterator[str], remove: Iterator[str]) -> Iterator[str]:
+    """The names of ``items`` that are not in ``remove``; both streams are in the chain's key
+    order (the names' uint64 values), and each is read only as far as needed."""
+    drop = next(remove, None)
+    drop_key = name_to_int(drop) if drop is not None else 0
+    for item in items:
+        key = name_to_int(item)
+        while drop is not None and drop_key < key:
+            drop = next(remove, None)
+            drop_key = name_to_int(drop) if drop is not None else 0
+        if drop is not None and drop_key == key:
+            continue
+        yield item
 
 
 class ContractTables:
@@ -82,29 +100,85 @@ class ContractTables:
     def has_due(self, schedule: str, account: str) -> bool:
         return self._row(schedule, Due.TABLE, account) is not None
 
-    def _flagged(self, scope: str, table: str, key: str, *, on: bool) -> Iterator[str]:
+    def _flagged(
+        self,
+        scope: str,
+        table: str,
+        key: str,
+        *,
+        on: bool,
+        first: str | None = None,
+        last: str | None = None,
+    ) -> Iterator[str]:
         """Primary keys (names) of the rows whose flag index (idx64 at position 2: the primary
-        key when on, 0 when off) is on, or off."""
+        key when on, 0 when off) is on, or off; with ``first``/``last``, only those from
+        ``first`` to ``last`` (names, inclusive; rows that are on only). Streamed page by page
+        in key order: the caller holds one page."""
+        lower: int = 1 if on else 0
+        upper: int | None = None if on else 0
+        if on and first is not None:
+            lower = max(1, name_to_int(first))
+        if on and last is not None:
+            upper = name_to_int(last)
         for r in self.client.iter_table(
             self.contract,
             scope,
             table,
             page_size=self.page_size,
-            lower_bound=1 if on else 0,
-            upper_bound=None if on else 0,
+            lower_bound=lower,
+            upper_bound=upper,
             index_position=2,
             key_type="i64",
         ):
             yield str(r[key])
 
-    def parked_dues(self, schedule: str) -> list[str]:
-        """Accounts whose due in the schedule is parked (the ``ready`` flag is off). Parked
-        rows all share the flag index key 0, which the node cannot page past (its
-        ``next_key`` is that key again): every due is read by its primary key and the ready
-        ones (distinct index keys) are left out."""
-        ready = set(self._flagged(schedule, Due.TABLE, "account", on=True))
-        dues = (str(r["account"]) for r in self._rows(schedule, Due.TABLE))
-        return [a for a in dues if a not in ready]
+    def _count(self, scope: str, table: str, *, flag_on: bool = False) -> int:
+        """How many rows the table holds (with ``flag_on``: how many have their flag index on),
+        counted page by page without decoding them (binary rows, large pages)."""
+        lower: int | None = 1 if flag_on else None
+        n = 0
+        while True:
+            page = self.client.get_table_rows(
+                self.contract,
+                scope,
+                table,
+                lower_bound=lower,
+                limit=COUNT_PAGE_ROWS,
+                index_position=2 if flag_on else None,
+                key_type="i64" if flag_on else None,
+                json=False,
+            )
+            n += len(page["rows"])
+            next_key = page.get("next_key")
+            if not page.get("more") or next_key in (None, ""):
+                return n
+            lower = next_key
+
+    def dues_accounts(self, schedule: str) -> Iterator[str]:
+        """Accounts with a due in the schedule, in account order, streamed."""
+        for r in self._rows(schedule, Due.TABLE):
+            yield str(r["account"])
+
+    def ready_dues(
+        self, schedule: str, *, first: str | None = None, last: str | None = None
+    ) -> Iterator[str]:
+        """Accounts whose due in the schedule is ready (believed payable: approved, balance
+        row, no code), in account order (``first``..``last`` when given), streamed."""
+        return self._flagged(schedule, Due.TABLE, "account", on=True, first=first, last=last)
+
+    def parked_dues(self, schedule: str) -> Iterator[str]:
+        """Accounts whose due in the schedule is parked (the ``ready`` flag is off), in account
+        order. Parked rows all share the flag index key 0, which the node cannot page past (its
+        ``next_key`` is that key again): the dues (by primary key) and the ready ones (distinct
+        index keys) are read as two account-ordered streams and merged, one page of each in
+        memory."""
+        return sorted_minus(self.dues_accounts(schedule), self.ready_dues(schedule))
+
+    def approved_parked_dues(self, schedule: str) -> Iterator[str]:
+        """Parked dues of approved accounts (the ones a ``wake`` may make ready), in account
+        order: the parked stream merged with the ``pending`` stream (every account with a due
+        has an approval row)."""
+        return sorted_minus(self.parked_dues(schedule), self.pending_approvals())
 
     def has_ready_due(self, schedule: str) -> bool:
         return next(self._flagged(schedule, Due.TABLE, "account", on=True), None) is not None
@@ -114,7 +188,8 @@ class ContractTables:
         return set(self._flagged(self.contract, Active.TABLE, "schedule_name", on=True))
 
     def count_dues(self, schedule: str) -> int:
-        return sum(1 for _ in self._rows(schedule, Due.TABLE))
+        """Open dues of the schedule, counted page by page (a read of every row)."""
+        return self._count(schedule, Due.TABLE)
 
     def active(self) -> list[Active]:
         return [Active.from_row(r) for r in self._rows(self.contract, Active.TABLE)]
@@ -134,8 +209,20 @@ class ContractTables:
         }
 
     def approvals(self) -> Iterator[Approval]:
+        """Every approval row, streamed (a read of the whole table: one row per recipient)."""
         for r in self._rows(self.contract, APPROVALS_TABLE):
             yield Approval.from_row(r)
+
+    def pending_approvals(self) -> Iterator[str]:
+        """Accounts not approved (the approvals' ``pending`` flag is on), in account order,
+        streamed: the node lists only those, however many accounts are approved."""
+        return self._flagged(self.contract, APPROVALS_TABLE, "account", on=True)
+
+    def approval_counts(self) -> tuple[int, int]:
+        """(approved, not approved) accounts: the approvals rows and the ``pending`` entries
+        counted page by page (undecoded rows: a read of the whole table, with no list kept)."""
+        pending = self._count(self.contract, APPROVALS_TABLE, flag_on=True)
+        return self._count(self.contract, APPROVALS_TABLE) - pending, pending
 
     def approvals_page(self, *, after: str | None, limit: int) -> tuple[list[Approval], str | None]:
         """Up to ``limit`` approval rows from ``after`` (a key a previous page returned; None:

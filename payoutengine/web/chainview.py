@@ -9,6 +9,7 @@ contract's scope) are cached for a few seconds. The reads of one view go out in 
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -22,7 +23,7 @@ from ..abi import name_to_int
 from ..amounts import Symbol, format_amount
 from ..client import ChainClient
 from ..contract import ContractTables, Due, Funds, Recipient, Schedule, Token
-from ..contract.rows import APPROVALS_TABLE, Approval
+from ..contract.rows import Approval
 
 __all__ = [
     "ChainView",
@@ -313,7 +314,7 @@ class ChainView:
                 scanned_all = False
                 break
         dues.sort(key=lambda r: (-r.due, r.account))
-        parked = self.tables.parked_dues(s.name)[:PAYER_WAITING_SHOWN]
+        parked = list(itertools.islice(self.tables.parked_dues(s.name), PAYER_WAITING_SHOWN))
         waiting = [WaitingRecipient(a, self._waiting_reason(s, a)) for a in parked]
         return PayerSchedule(
             schedule=s,
@@ -338,19 +339,14 @@ class ChainView:
     def approvals_waiting(
         self, *, scan: int = 2000, shown: int = 20
     ) -> tuple[list[str], int, bool]:
-        """Unapproved accounts: the first ``shown``, how many in the first ``scan`` rows, and
-        whether the whole table was scanned."""
+        """Unapproved accounts (the approvals' ``pending`` index): the first ``shown``, how
+        many up to ``scan``, and whether that is all of them."""
         waiting: list[str] = []
         count = 0
-        seen = 0
-        for r in self.client.iter_table(
-            self.contract, self.contract, APPROVALS_TABLE, page_size=500
-        ):
-            seen += 1
-            if not int(r["approved"]):
-                count += 1
-                if len(waiting) < shown:
-                    waiting.append(str(r["account"]))
-            if seen >= scan:
+        for account in self.tables.pending_approvals():
+            if count >= scan:
                 return waiting, count, False
+            count += 1
+            if len(waiting) < shown:
+                waiting.append(account)
         return waiting, count, True

@@ -248,6 +248,10 @@ class Chain:
         """Schedules in the runpayouts ring (flag index `ring` on)."""
         return {row["schedule_name"] for row in self._flagged_on(CONTRACT, "active")}
 
+    def pending(self) -> set[str]:
+        """Accounts not approved, as the approvals' flag index `pending` lists them (on)."""
+        return {row["account"] for row in self._flagged_on(CONTRACT, "approvals")}
+
     def _flagged_on(self, scope: str, table: str) -> list[dict[str, Any]]:
         """Rows whose idx64 flag entry is on: its key is the primary key, never 0."""
         out: list[dict[str, Any]] = []

@@ -355,6 +355,52 @@ def test_approve_and_unapprove(chain: Chain) -> None:
     assert chain.approved("rcpt1") is False
 
 
+def test_pending_flag_lists_exactly_the_unapproved_accounts(chain: Chain) -> None:
+    """`pending` is on from the first booking until an approval, on again after an unapproval,
+    and switching it moves no RAM (the payer's and the admin's stay as they are)."""
+    funded(chain)
+    chain.newschedule("sched2")
+    chain.book("sched1", [("rcpt1", "1.0000 EOS"), ("rcpt2", "1.0000 EOS")])
+    chain.book("sched2", [("rcpt2", "1.0000 EOS"), ("rcpt3", "1.0000 EOS")])
+    assert chain.pending() == {"rcpt1", "rcpt2", "rcpt3"}
+    ram = (chain.ram_usage(PAYER), chain.ram_usage(ADMIN), chain.ram_usage(CONTRACT))
+    chain.approve(["rcpt1", "rcpt3"])
+    assert chain.pending() == {"rcpt2"}
+    chain.approve(["rcpt1"])  # already approved: unchanged
+    chain.unapprove(["rcpt3", "rcpt2"])
+    assert chain.pending() == {"rcpt2", "rcpt3"}
+    assert (chain.ram_usage(PAYER), chain.ram_usage(ADMIN), chain.ram_usage(CONTRACT)) == ram
+    for row in chain.rows(CONTRACT, CONTRACT, "approvals"):
+        assert (row["account"] in chain.pending()) == (not row["approved"])
+
+
+# Leap's billable sizes: a table row is 112 bytes + its packed size, an idx64 entry 128 bytes.
+ROW_OVERHEAD = 112
+IDX64_ENTRY = 128
+
+
+def test_payer_ram_per_new_recipient(chain: Chain) -> None:
+    """A brand-new recipient costs its payer recipients (136) + approvals (121) + `pending`
+    (128) = 385 bytes for good, and dues (121 + memo) + `ready` (128) while its due is open; an
+    account known from another schedule costs no approvals row or `pending` entry again."""
+    funded(chain)
+    chain.newschedule("sched2")
+    chain.book("sched1", [("rcpt1", "1.0000 EOS")])  # opens the schedule's active row and ring
+    chain.book("sched2", [("rcpt1", "1.0000 EOS")])
+    recipient, approval, due = ROW_OVERHEAD + 24, ROW_OVERHEAD + 9, ROW_OVERHEAD + 9
+    before = chain.ram_usage(PAYER)
+    chain.bookm("sched1", [("rcpt2", "1.0000 EOS", "abc")])
+    open_due = due + 3 + IDX64_ENTRY
+    assert chain.ram_usage(PAYER) - before == recipient + approval + IDX64_ENTRY + open_due == 637
+    before = chain.ram_usage(PAYER)
+    chain.book("sched2", [("rcpt2", "1.0000 EOS")])  # known account: no approval row again
+    assert chain.ram_usage(PAYER) - before == recipient + due + IDX64_ENTRY == 385
+    before = chain.ram_usage(PAYER)
+    chain.claim("sched1", "rcpt2", "rcpt2")
+    assert before - chain.ram_usage(PAYER) == open_due
+    assert chain.pending() == {"rcpt1", "rcpt2"}
+
+
 # -- runpayouts
 
 
@@ -411,6 +457,7 @@ def test_rejecting_recipient_contract(chain: Chain) -> None:
     assert [p["to"] for p in transfers_in(chain, chain.runpayouts(10))] == ["rcpt1"]
     chain.approve(["rejector", "rcpt2"])
     assert chain.approved("rejector") is False  # wake saw the code and took the approval away
+    assert chain.pending() == {"rejector"}  # listed for the daemon again
     assert [p["to"] for p in transfers_in(chain, chain.runpayouts(10))] == ["rcpt2"]
     assert [d["account"] for d in chain.dues("sched1")] == ["rejector"]
     expect("rejector refuses transfers", chain.claim, "sched1", "rejector", "rejector")

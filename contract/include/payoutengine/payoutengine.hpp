@@ -172,6 +172,9 @@ struct active_row {
 
 /// approvals, scope = contract, key = account: created (unapproved) at an account's first
 /// booking, billed to that payer; the admin approves accounts without contracts.
+/// A flag index `pending` (idx64, index 0), stored with the row on the same payer's RAM, is on
+/// while the account is not approved: the daemon pages only those (in account order) to find
+/// accounts to approve, however many are approved.
 struct approval_row {
    name account;
    uint8_t approved = 0;
@@ -258,6 +261,7 @@ using ready_index = flag_index<"dues"_n.value>;
 using active_table = table<"active"_n.value, active_row>;
 using ring_index = flag_index<"active"_n.value>;
 using approvals_table = table<"approvals"_n.value, approval_row>;
+using pending_index = flag_index<"approvals"_n.value>;
 using tokens_table = table<"tokens"_n.value, token_row>;
 using tokens_by_token = secondary_index<"tokens"_n.value, unsigned __int128>;
 
@@ -375,7 +379,8 @@ class contract {
    static bool has_code(name account);
    /// Whether an automatic payment to `account` in this schedule could go out now.
    unpayable check_payable(const schedule_row& sched, name account) const;
-   /// Takes an account's approval away (it holds code); the row stays on its payer's RAM.
+   /// Takes an account's approval away (it holds code); the row and its `pending` entry stay on
+   /// its payer's RAM.
    void revoke_approval(name account);
    /// Pays the recipient's whole due and records it everywhere (recipients, funds, dues). With
    /// a cache, the funds row is updated there (see flush_funds) instead of in the table.
