@@ -4,15 +4,18 @@
   their first booking, listed by its ``pending`` flag index until they are approved. That index
   is paged (only the accounts not approved, in account order, however many are approved) when
   the revision moved, at most every ``interval_s``; scans that find nobody new stretch the
-  pause (doubling, up to 30 s). Those whose code hash is zero (no contract) are approved as the
-  pages come, in batches of ``batch_size``: memory holds a few batches, whatever the number of
-  recipients. Accounts found with code are not looked at again before ``recheck_interval_s``
-  (they may remove their code; they can ``claim`` meanwhile).
+  pause (doubling, up to 30 s). They are sent to ``approveacc`` as the pages come, in batches
+  of ``batch_size``, without reading their code hashes: the contract passes over an account
+  holding code (it stays unapproved). One still pending at the next scan after its approveacc
+  is such an account, and is not sent again before ``recheck_interval_s`` (it may remove its
+  code; it can ``claim`` meanwhile). Memory holds a few batches and at most
+  :data:`SENT_MEMORY` names, whatever the number of recipients.
 - :meth:`ApprovalsJob.recheck_approved`: every approved account's code hash is read again,
   a slice per run so that a full pass takes about ``recheck_interval_s``; any account that
   deployed code is unapproved.
 
-Code hashes are read in parallel (one request per account; the chain API has no bulk call).
+The re-check reads code hashes in parallel (one request per account; the chain API has no bulk
+call).
 """
 
 from __future__ import annotations
@@ -36,6 +39,10 @@ __all__ = ["ApprovalsJob"]
 
 log = logging.getLogger(__name__)
 
+#: accounts remembered from one scan's approveacc to the next, to tell those the contract
+#: passed over (they hold code) from new ones; beyond it, an account holding code is sent once
+#: more at the next scan and remembered then.
+SENT_MEMORY = 10_000
 #: the longest pause between scans of the approvals table while nothing new turns up, seconds.
 QUIET_MAX_S = 30.0
 
@@ -62,6 +69,9 @@ class ApprovalsJob:
     _seen_in_pass: int = field(default=0, init=False)
     _recheck_credit: float = field(default=0.0, init=False)
     _estimate_counted: bool = field(default=False, init=False)
+    #: accounts this scan / the previous scan sent approveacc for (at most SENT_MEMORY)
+    _sent_now: set[str] = field(default_factory=set, init=False)
+    _sent_before: set[str] = field(default_factory=set, init=False)
 
     def __post_init__(self) -> None:
         self._approved_estimate = self.cfg.batch_size
@@ -74,8 +84,10 @@ class ApprovalsJob:
             flags = list(pool.map(self.view.has_code, accounts))
         return dict(zip(accounts, flags, strict=True))
 
-    def _send_batches(self, action: str, accounts: list[str]) -> int:
-        done = 0
+    def _send_batches(self, action: str, accounts: list[str]) -> list[str]:
+        """Sends ``action`` for ``accounts`` in batches; the accounts of the batches the chain
+        accepted."""
+        done: list[str] = []
         for i in range(0, len(accounts), self.cfg.batch_size):
             if self.stop.is_set():
                 break
@@ -85,20 +97,19 @@ class ApprovalsJob:
             except TransactionError as e:
                 log.error(f"{action} was rejected", extra={"error": e.message, "accounts": batch})
                 continue
-            done += len(batch)
+            done += batch
             log.info(action, extra={"tx_id": res.tx_id, "accounts": len(batch)})
         return done
 
     def _approve_chunk(self, chunk: list[str]) -> int:
-        """Approves the accounts of ``chunk`` without code; returns how many were approved."""
-        flags = self._code_flags(chunk)
-        until = time.monotonic() + self.cfg.recheck_interval_s
-        for a, has_code in flags.items():
-            if has_code:
-                self._has_code_until[a] = until
-            else:
-                self._has_code_until.pop(a, None)
-        return self._send_batches("approveacc", [a for a in chunk if not flags[a]])
+        """Sends approveacc for ``chunk`` (the contract passes over accounts holding code: no
+        code hash is read here); returns how many were sent."""
+        for a in chunk:
+            self._has_code_until.pop(a, None)
+        sent = self._send_batches("approveacc", chunk)
+        room = SENT_MEMORY - len(self._sent_now)
+        self._sent_now.update(sent[: max(room, 0)])
+        return len(sent)
 
     def approve_new(self) -> None:
         if self.stop.is_set() or self.gate.client() is None:
@@ -125,11 +136,17 @@ class ApprovalsJob:
             step = self.cfg.batch_size * 4
             pending = checked = approved = 0
             chunk: list[str] = []
+            until = now + self.cfg.recheck_interval_s
             for account in self.view.pending_approvals():
                 if self.stop.is_set():
                     return
                 pending += 1
                 if self._has_code_until.get(account, 0.0) > now:
+                    continue
+                if account in self._sent_before:
+                    # approved by the last scan's approveacc and still pending: the contract
+                    # passed it over, it holds code; asked again after recheck_interval_s
+                    self._has_code_until[account] = until
                     continue
                 chunk.append(account)
                 if len(chunk) == step:
@@ -139,6 +156,7 @@ class ApprovalsJob:
             if chunk and not self.stop.is_set():
                 checked += len(chunk)
                 approved += self._approve_chunk(chunk)
+            self._sent_before, self._sent_now = self._sent_now, set()
             self._approved_estimate += approved
             self.metrics.unapproved.set(max(0, pending - approved))
             to_check = checked > 0

@@ -111,6 +111,9 @@ void contract::setapproval(datastream& ds, bool approved) {
       check(itr >= 0, msg::unknown_recipient);
       approval_row row = approvals.load(itr);
       if (row.approved == uint8_t(approved)) continue;
+      // An account holding code is passed over (it stays unapproved and pending): the admin
+      // need not read every new account's code hash first, one request each.
+      if (approved && has_code(account)) continue;
       row.approved = uint8_t(approved);
       approvals.modify(itr, same_payer, row);  // stays on the booking payer's RAM
       pending.set(account.value, !approved);   // rewritten in place: no RAM moves

@@ -205,6 +205,21 @@ def test_recipient_deploying_code_after_approval_is_passed_over(chain: Chain, wa
     expect("nothing to pay", chain.runpayouts, 10)
 
 
+def test_approveacc_passes_over_accounts_holding_code(chain: Chain) -> None:
+    """The admin sends approveacc without reading code hashes first: the contract approves
+    the plain accounts of the batch and leaves one holding code unapproved, still pending."""
+    chain.newschedule("sched1")
+    chain.deposit(PAYER, "100.0000 EOS")
+    chain.book(
+        "sched1", [("rcpt1", "1.0000 EOS"), ("rcpt2", "1.0000 EOS"), ("rcpt3", "1.0000 EOS")]
+    )
+    deploy(chain, "rcpt2", "rejector.wasm")
+    chain.approve(["rcpt1", "rcpt2", "rcpt3"])
+    assert [chain.approved(a) for a in ("rcpt1", "rcpt2", "rcpt3")] == [True, False, True]
+    assert chain.pending() == {"rcpt2"}
+    assert sorted(paid_to(chain, chain.runpayouts(10))) == ["rcpt1", "rcpt3"]
+
+
 # -- 5: idle schedules do not throttle anyone ----------------------------------------------------
 
 

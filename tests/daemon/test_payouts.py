@@ -199,6 +199,13 @@ def test_recipient_with_code_is_not_approved_nor_paid_and_can_claim(
     assert pe.approved(with_code) is False
     assert pe.approved(plain) is True
     assert pe.paid(sched, with_code) == 0
+    # No code hash is read to approve: the contract passed with_code over; the daemon saw it
+    # still pending at its next scan and leaves it alone for recheck_interval_s (2 s here),
+    # not sending it again at every scan (interval_s 0.5 s).
+    sent = _approveacc_sent_for(journal, with_code)
+    assert sent >= 1
+    time.sleep(3.0)
+    assert _approveacc_sent_for(journal, with_code) - sent <= 2
 
     # It can claim its payment itself (anyone may push claim).
     pe.chain.action(
@@ -221,6 +228,15 @@ def test_recipient_with_code_is_not_approved_nor_paid_and_can_claim(
         for e in d.logs()
     )
     assert d.stop() == 0
+
+
+def _approveacc_sent_for(journal: Path, account: str) -> int:
+    con = sqlite3.connect(journal)
+    try:
+        rows = con.execute("select data from transactions where kind = 'approveacc'").fetchall()
+    finally:
+        con.close()
+    return sum(1 for (data,) in rows if account in json.loads(data)["accounts"])
 
 
 def _accepting_wasm(tmp: Path) -> bytes:
