@@ -264,7 +264,7 @@ def measure(
             waited[0] += time.monotonic() - t
 
     syncer.tracker.follow = timed_follow  # type: ignore[method-assign]
-    runs: list[tuple[float, float, int, int]] = []
+    runs: list[tuple[float, float, int, int, float]] = []
     for height in range(2, 5):
         changed = rng.sample(names, CHANGED)
         credit_changed(changed, height)
