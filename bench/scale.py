@@ -382,6 +382,11 @@ def measure_daemon(
     emit(f"daemon_capacity_{s}_payments_per_s", round(capacity, 1), "payments/s")
     emit(f"daemon_drain_{s}_payments_per_s", round(rate, 1), "payments/s", round(capacity, 1))
     emit(f"daemon_drain_{s}_ratio_to_capacity", round(rate / capacity, 3), "", DRAIN_GOAL_RATIO)
+    # the same without the round's first and last blocks (the daemon's start, raising its
+    # count from start_count, and the tail): what a long round runs at
+    inner = steady_rate(daemon.journal, r1["last_id"])
+    if inner is not None:
+        emit(f"daemon_drain_{s}_steady_ratio_to_capacity", round(inner / capacity, 3), "")
 
     # booking → payment, the daemon idle
     raised: dict[str, int] = {}
@@ -404,6 +409,28 @@ def measure_daemon(
     daemon.stop()
     emit(f"daemon_{s}_peak_rss_mb", round(daemon.peak_rss_mb, 1), "MB")
     return raised
+
+
+def steady_rate(journal: Path, since_id: int) -> float | None:
+    """Payments per second in the blocks strictly between the first and the last block that
+    hold a payment of the round (None when the round spans fewer than 4 blocks)."""
+    import sqlite3
+
+    con = sqlite3.connect(journal)
+    try:
+        rows = con.execute(
+            "select block_num, sum(payments) from transactions where kind = 'runpayouts' "
+            "and id > ? and payments > 0 and block_num is not null group by block_num",
+            (since_id,),
+        ).fetchall()
+    finally:
+        con.close()
+    if len(rows) < 4:
+        return None
+    blocks = sorted(rows)
+    first, last = blocks[0][0], blocks[-1][0]
+    paid = sum(n for b, n in blocks if first < b < last)
+    return float(paid) / ((last - first - 1) * BLOCK_INTERVAL_S)
 
 
 def _last_id(journal: Path) -> int:

@@ -80,6 +80,17 @@ class CountController:
         self._metrics = metrics
         metrics.count.set(self.value)
 
+    def resume(self, count: int | None, cpu_per_payment: float | None) -> None:
+        """Start from what an earlier run learned (its last count that ran in full, and the
+        CPU per payment it measured) instead of ``start_count``: a restart does not climb
+        again from the bottom."""
+        with self._lock:
+            if cpu_per_payment:
+                self.cpu_per_payment = cpu_per_payment
+            if count:
+                self.value = max(self.min, min(self.max, max(self.value, count)))
+            self._metrics.count.set(self.value)
+
     def failed_cpu(self, count: int) -> bool:
         """Record a CPU/deadline failure at ``count``; False when already at the minimum."""
         with self._lock:

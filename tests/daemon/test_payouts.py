@@ -432,3 +432,57 @@ def test_parked_dues_are_paid_once_their_event_happens(pe: PE, tmp_path: Path, r
     )
     assert all(pe.balance_units(r) == 10_000 for r in no_row)
     assert d.stop() == 0
+
+
+def test_a_restarted_daemon_resumes_the_count_it_learned(
+    pe: PE, tmp_path: Path, run_daemon
+) -> None:
+    """The count climbs from start_count as runpayouts succeed; a restart resumes from the
+    last count that paid in full (read from the journal), not from start_count again."""
+    payer = pe.accounts("pyr", 1, open_token=None)[0]
+    recipients = pe.accounts("rsm", 120)
+    sched = pe.schedule(payer, unique_name("s"), "resume")
+    pe.book(sched, payer, {r: "0.0100 TST" for r in recipients})
+    journal = tmp_path / "journal.sqlite"
+    cfg = write_config(
+        tmp_path / "admin.toml",
+        [pe.url],
+        journal=journal,
+        payouts={"start_count": 2, "max_count": 40, "max_in_flight": 1, "senders": 1},
+    )
+    d = run_daemon(cfg, pe.daemon_key)
+    wait_for(
+        lambda: all(pe.paid(sched, r) == 100 for r in recipients),
+        timeout=90,
+        daemon=d,
+        what="every due paid",
+    )
+    assert d.stop() == 0
+    counts = _runpayouts_counts(journal)
+    learned = max(c for c, paid in counts if paid == c)
+    assert learned > 2 * 2  # it climbed
+
+    pe.book(sched, payer, {r: "0.0200 TST" for r in recipients})
+    d = run_daemon(cfg, pe.daemon_key)
+    wait_for(
+        lambda: all(pe.paid(sched, r) == 200 for r in recipients),
+        timeout=90,
+        daemon=d,
+        what="every raised due paid",
+    )
+    assert d.stop() == 0
+    after = _runpayouts_counts(journal)[len(counts) :]
+    assert after[0][0] >= learned
+
+
+def _runpayouts_counts(journal: Path) -> list[tuple[int, int]]:
+    """(count asked, payments made) of every runpayouts that paid, oldest first."""
+    con = sqlite3.connect(journal)
+    try:
+        rows = con.execute(
+            "select data, payments from transactions where kind = 'runpayouts' and payments > 0 "
+            "order by id"
+        ).fetchall()
+    finally:
+        con.close()
+    return [(int(json.loads(data)["count"]), int(paid)) for data, paid in rows]
