@@ -19,19 +19,22 @@ the admin daemon (``payoutengine admin``, a real subprocess):
   then, the payouts' requests meanwhile included), ``daemon_round1_S_s`` (start to all paid);
   round 2, every total raised with the daemon stopped, then started again:
   ``daemon_drain_S_payments_per_s`` against the chain's capacity measured in the same round
-  (block CPU per second ÷ billed CPU per payment; goal ratio 0.85), the daemon's peak RSS over
+  (block CPU per second ÷ billed CPU per payment; goal ratio 0.85), the same without the
+  round's first and last block (``..._steady_ratio_to_capacity``), the blocks the round took
+  against the fewest its CPU fits in (``daemon_drain_S_blocks``), the daemon's peak RSS over
   both rounds (``daemon_S_peak_rss_mb``), ``booking_to_payment_S_s`` (median of 3 bookings of
   one raised total to its payment, daemon idle).
 
 ``payoutengine status --json`` (wall time of the command) and ``payoutengine web``'s recipient
 and payer pages (median of 20) at size S.
 
-the contract, with its tables at size S (billed CPU, median of 5, daemon stopped):
+the contract, with its tables at size S (billed CPU, daemon stopped; 5 samples, fresh
+recipients each, medians — of 25 for claim):
   ``contract_book_100_S_cpu_us``, ``contract_runpayouts_50_S_cpu_us``, ``contract_claim_S_cpu_us``;
   the same with ``_smallest``: the same actions on the same chain in the smallest size's
-  schedule (its tables hold the smallest size's rows), to tell what grows with the schedule's
-  tables from what grows with the chain's whole state (the node keeps every contract's rows in
-  one index).
+  schedule (its tables hold the smallest size's rows), sampled in turns with the size's own
+  schedule, to tell what grows with the schedule's tables from what grows with the chain's
+  whole state (the node keeps every contract's rows in one index).
 
 Creating accounts is set-up: reported as ``setup_accounts_S_s``, not counted.
 Prints JSON lines ``{"metric", "value", "unit", "baseline", "ratio"}``.
@@ -40,7 +43,9 @@ Prints JSON lines ``{"metric", "value", "unit", "baseline", "ratio"}``.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
+import math
 import os
 import random
 import re
@@ -389,6 +394,10 @@ def measure_daemon(
     emit(f"daemon_capacity_{s}_payments_per_s", round(capacity, 1), "payments/s")
     emit(f"daemon_drain_{s}_payments_per_s", round(rate, 1), "payments/s", round(capacity, 1))
     emit(f"daemon_drain_{s}_ratio_to_capacity", round(rate / capacity, 3), "", DRAIN_GOAL_RATIO)
+    # blocks the round occupied, against the fewest its CPU fits in (a round that starts
+    # part-way into a block, as any round does, can take one more): at 10,000 recipients a
+    # round is a few blocks, and this, not the rate inside them, decides the ratio above
+    emit(f"daemon_drain_{s}_blocks", r2["blocks"], "blocks", math.ceil(r2["cpu_us"] / block_cpu_us))
     # the same without the round's first and last blocks (the daemon's start, raising its
     # count from start_count, and the tail): what a long round runs at
     inner = steady_rate(daemon.journal, r1["last_id"])
@@ -523,58 +532,96 @@ def cpu_of(result: dict[str, Any]) -> int:
     return int(result["processed"]["receipt"]["cpu_usage_us"])
 
 
-def measure_contract(
+#: interleaved samples of the contract's actions per schedule measured (fresh recipients each)
+CONTRACT_SAMPLES = 5
+#: a runpayouts differs from the one before by its expiration (the same bytes twice in one
+#: block would be one transaction)
+_expirations = itertools.count(60)
+
+
+def _runpayouts(chain: LocalChain, admin_key: PrivateKey, count: int) -> dict[str, Any]:
+    act = Action(
+        CONTRACT_ACCOUNT, "runpayouts", [f"{ADMIN_ACCOUNT}@{DAEMON_PERMISSION}"], {"count": count}
+    )
+    return chain.client.push([act], [admin_key], expiration_s=next(_expirations))
+
+
+def contract_sample(
     chain: LocalChain,
     admin_key: PrivateKey,
     schedule: str,
-    names: list[str],
+    part: list[str],
     raised: dict[str, int],
-    *,
-    size: int,
-    suffix: str = "",
-) -> None:
-    """Billed CPU of book (100 records), runpayouts(50) and claim in ``schedule`` (of
-    ``names``) on the chain at ``size``; then every due left is paid."""
-    s = size
-    rng = random.Random(s + len(names) + 1)
-    picked = rng.sample(names, 505)
+) -> tuple[int, list[int], int]:
+    """One sample in ``schedule``: the billed CPU of a book of 100 records (``part[:100]``
+    raised by 3), of a claim by each of ``part[100:]``, and of runpayouts(50); then every due
+    left is paid, so the next sample starts from the same state."""
 
-    def raise_by_3(part: list[str]) -> Action:
+    def raise_by_3(accounts: list[str]) -> Action:
         records = []
-        for r in part:
+        for r in accounts:
             raised[r] = raised.get(r, BASE) + 3
             records.append({"recipient": r, "new_total": f"{format_amount(raised[r], 4)} TST"})
         data = {"schedule_name": schedule, "records": records}
         return Action(CONTRACT_ACCOUNT, "book", [f"{PAYER}@active"], data)
 
-    book_cpu = [cpu_of(chain.push([raise_by_3(picked[k * 100 : (k + 1) * 100])])) for k in range(5)]
-    emit(f"contract_book_100_{s}_cpu_us{suffix}", statistics.median(book_cpu), "us")
-    chain.push([raise_by_3(picked[500:])])
-    claim_cpu = []
-    for r in picked[500:]:
-        data = {"schedule_name": schedule, "recipient": r}
-        claim_cpu.append(
-            cpu_of(chain.push([Action(CONTRACT_ACCOUNT, "claim", [f"{r}@active"], data)]))
+    book = cpu_of(chain.push([raise_by_3(part[:100])]))
+    chain.push([raise_by_3(part[100:])])
+    claims = [
+        cpu_of(
+            chain.push(
+                [
+                    Action(
+                        CONTRACT_ACCOUNT,
+                        "claim",
+                        [f"{r}@active"],
+                        {"schedule_name": schedule, "recipient": r},
+                    )
+                ]
+            )
         )
-    run_cpu = []
-    for k in range(5):
-        act = Action(
-            CONTRACT_ACCOUNT, "runpayouts", [f"{ADMIN_ACCOUNT}@{DAEMON_PERMISSION}"], {"count": 50}
-        )
-        # a different expiration each: the same action twice in one block is one transaction
-        run_cpu.append(cpu_of(chain.client.push([act], [admin_key], expiration_s=60 + k)))
-    emit(f"contract_runpayouts_50_{s}_cpu_us{suffix}", statistics.median(run_cpu), "us")
-    emit(f"contract_claim_{s}_cpu_us{suffix}", statistics.median(claim_cpu), "us")
-    for k in range(1000):  # what is left of the raised dues, so the next measure starts clean
-        act = Action(
-            CONTRACT_ACCOUNT, "runpayouts", [f"{ADMIN_ACCOUNT}@{DAEMON_PERMISSION}"], {"count": 100}
-        )
+        for r in part[100:]
+    ]
+    run = cpu_of(_runpayouts(chain, admin_key, 50))
+    for _ in range(1000):
         try:
-            chain.client.push([act], [admin_key], expiration_s=100 + k)
+            _runpayouts(chain, admin_key, 100)
         except TransactionError as exc:
             if "nothing to pay" in exc.message:
-                return
+                break
             raise
+    return book, claims, run
+
+
+def measure_contract(
+    chain: LocalChain,
+    admin_key: PrivateKey,
+    targets: list[tuple[str, list[str], dict[str, int], str]],
+    *,
+    size: int,
+) -> None:
+    """Billed CPU of book (100 records), runpayouts(50) and claim in each target schedule
+    ``(schedule, names, raised, suffix)`` on the chain at ``size``: CONTRACT_SAMPLES samples
+    each, the schedules taking turns (and turns about who goes first), medians reported.
+    Billed CPU is the node's wall time: interleaving keeps what drifts with time (the node's
+    load, the kernel's caches) out of the comparison between schedules."""
+    rng = random.Random(size)
+    per = 105
+    picked = {t[0]: rng.sample(t[1], per * CONTRACT_SAMPLES) for t in targets}
+    got: dict[str, tuple[list[int], list[int], list[int]]] = {t[0]: ([], [], []) for t in targets}
+    for k in range(CONTRACT_SAMPLES):
+        for schedule, _names, raised, _suffix in targets if k % 2 == 0 else targets[::-1]:
+            part = picked[schedule][k * per : (k + 1) * per]
+            book, claims, run = contract_sample(chain, admin_key, schedule, part, raised)
+            got[schedule][0].append(book)
+            got[schedule][1].extend(claims)
+            got[schedule][2].append(run)
+    for schedule, _names, _raised, suffix in targets:
+        book_cpu, claim_cpu, run_cpu = got[schedule]
+        log(f"{size} {schedule}: book {book_cpu} runpayouts {run_cpu} claim {claim_cpu}")
+        emit(f"contract_book_100_{size}_cpu_us{suffix}", statistics.median(book_cpu), "us")
+        emit(f"contract_runpayouts_50_{size}_cpu_us{suffix}", statistics.median(run_cpu), "us")
+        emit(f"contract_claim_{size}_cpu_us{suffix}", statistics.median(claim_cpu), "us")
 
 
 def check_paid(chain: LocalChain, schedule: str, names: list[str], raised: dict[str, int]) -> None:
@@ -657,17 +704,16 @@ def main() -> int:
                 log(f"{s}: status, web, contract")
                 measure_status(daemon, s)
                 measure_web(tmp, chain.url, sponsor, names, s)
-                measure_contract(chain, admin_key, schedule, names, raised, size=s)
-                check_paid(chain, schedule, names, raised)
+                targets = [(schedule, names, raised, "")]
                 if k == 0:
-                    first = (schedule, list(names), raised)
+                    first = (schedule, list(names), raised, "_smallest")
                 else:
-                    # the same in the smallest size's schedule, on this chain: what grows with
-                    # the chain's state rather than with the schedule's tables
-                    measure_contract(
-                        chain, admin_key, first[0], first[1], first[2], size=s, suffix="_smallest"
-                    )
-                    check_paid(chain, first[0], first[1], first[2])
+                    # the same in the smallest size's schedule, on this chain, in turns: what
+                    # grows with the chain's state rather than with the schedule's tables
+                    targets.append(first)
+                measure_contract(chain, admin_key, targets, size=s)
+                for schedule_, names_, raised_, _suffix in targets:
+                    check_paid(chain, schedule_, names_, raised_)
         finally:
             if daemon is not None:
                 daemon.stop()

@@ -49,9 +49,12 @@ __all__ = [
 _NAME_CHARS = ".12345abcdefghijklmnopqrstuvwxyz"
 _NAME_RE = re.compile(r"[a-z1-5.]{0,12}[a-j1-5.]?")
 _NAME_VALUES = {ch: i for i, ch in enumerate(_NAME_CHARS)}
+#: names kept converted: the contract's, its actions', permissions' and tokens' recur; a
+#: recipient's name seldom does, and a million of them must not fill the cache (memory).
+NAME_CACHE = 4096
 
 
-@functools.lru_cache(maxsize=1 << 16)
+@functools.lru_cache(maxsize=NAME_CACHE)
 def name_to_int(name: str) -> int:
     """The uint64 value of an account/action name.
 
@@ -71,7 +74,7 @@ def name_to_int(name: str) -> int:
     return value
 
 
-@functools.lru_cache(maxsize=1 << 16)
+@functools.lru_cache(maxsize=NAME_CACHE)
 def int_to_name(value: int) -> str:
     """The text of a uint64 name value (inverse of :func:`name_to_int`)."""
     if not 0 <= value < 1 << 64:

@@ -33,6 +33,7 @@ import click
 
 from .errors import EXIT_FAILED, EXIT_UNREACHABLE, ConfigError, PayoutEngineError, exit_status
 from .logs import setup_logging
+from .memory import limit_malloc_arenas
 
 __all__ = ["cli", "configure_logging", "logging_options", "main"]
 
@@ -417,6 +418,7 @@ def demo_cmd(keep: bool, timeout_s: float, data_dir: Path, profile: str) -> None
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of every command: an expected failure prints ``ErrorType: message`` and
     exits with :func:`~payoutengine.errors.exit_status`; click's usage errors exit 2."""
+    limit_malloc_arenas()  # before any thread starts (payoutengine.memory)
     try:
         cli.main(args=list(argv) if argv is not None else None, standalone_mode=False)
     except PayoutEngineError as exc:

@@ -33,6 +33,7 @@ PER_SIZE = [
     "daemon_capacity_{s}_payments_per_s",
     "daemon_drain_{s}_payments_per_s",
     "daemon_drain_{s}_ratio_to_capacity",
+    "daemon_drain_{s}_blocks",
     "booking_to_payment_{s}_s",
     "daemon_{s}_peak_rss_mb",
     "status_{s}_s",
@@ -68,6 +69,7 @@ def test_scale_bench_measures_every_part_at_two_sizes() -> None:
         # size's contract measurement left open)
         assert metrics[f"daemon_round1_{s}_payments"] >= s
         assert 0 < metrics[f"daemon_drain_{s}_ratio_to_capacity"] <= 1.5
+        assert metrics[f"daemon_drain_{s}_blocks"] >= 1
         assert metrics[f"sync_first_{s}_peak_rss_mb"] > 20
         for action in ("book_100", "runpayouts_50", "claim"):
             assert metrics[f"contract_{action}_{s}_cpu_us"] > 0
