@@ -31,10 +31,12 @@ and payer pages (median of 20) at size S.
 the contract, with its tables at size S (billed CPU, daemon stopped; 5 samples, fresh
 recipients each, medians — of 25 for claim):
   ``contract_book_100_S_cpu_us``, ``contract_runpayouts_50_S_cpu_us``, ``contract_claim_S_cpu_us``;
-  the same with ``_smallest``: the same actions on the same chain in the smallest size's
-  schedule (its tables hold the smallest size's rows), sampled in turns with the size's own
-  schedule, to tell what grows with the schedule's tables from what grows with the chain's
-  whole state (the node keeps every contract's rows in one index).
+  the recipients of a sample spread at random over the schedule; with ``_adjacent``: the same
+  with recipients that are neighbours in the chain's key order (as payer sync books them);
+  with ``_smallest``: recipients spread over the smallest size's schedule on the same chain
+  (its tables hold the smallest size's rows). The three are sampled in turns, to tell what
+  grows with the schedule's tables, with the spread of the rows an action touches, and with
+  the chain's whole state (the node keeps every contract's rows in one index).
 
 Creating accounts is set-up: reported as ``setup_accounts_S_s``, not counted.
 Prints JSON lines ``{"metric", "value", "unit", "baseline", "ratio"}``.
@@ -68,6 +70,7 @@ from bench.drain import active_empty, journal_round  # noqa: E402
 from bench.report import emit  # noqa: E402
 from bench.sync import create_accounts, name_of  # noqa: E402
 from payer_sync.ledger import add_credits, init_db, make_engine  # noqa: E402
+from payoutengine.abi import name_to_int  # noqa: E402
 from payoutengine.amounts import format_amount  # noqa: E402
 from payoutengine.deploy import sponsor_permission_actions  # noqa: E402
 from payoutengine.errors import TransactionError  # noqa: E402
@@ -534,8 +537,8 @@ def cpu_of(result: dict[str, Any]) -> int:
 
 #: interleaved samples of the contract's actions per schedule measured (fresh recipients each)
 CONTRACT_SAMPLES = 5
-#: a runpayouts differs from the one before by its expiration (the same bytes twice in one
-#: block would be one transaction)
+#: a runpayouts or claim differs from the one before by its expiration (the same bytes twice
+#: in one block would be one transaction)
 _expirations = itertools.count(60)
 
 
@@ -567,21 +570,14 @@ def contract_sample(
 
     book = cpu_of(chain.push([raise_by_3(part[:100])]))
     chain.push([raise_by_3(part[100:])])
-    claims = [
-        cpu_of(
-            chain.push(
-                [
-                    Action(
-                        CONTRACT_ACCOUNT,
-                        "claim",
-                        [f"{r}@active"],
-                        {"schedule_name": schedule, "recipient": r},
-                    )
-                ]
-            )
+    claims = []
+    for r in part[100:]:
+        act = Action(
+            CONTRACT_ACCOUNT, "claim", [f"{r}@active"], {"schedule_name": schedule, "recipient": r}
         )
-        for r in part[100:]
-    ]
+        # targets may share recipients (small sizes): a claim repeated within a block must
+        # still be a transaction of its own
+        claims.append(cpu_of(chain.client.push([act], [DEV_KEY], expiration_s=next(_expirations))))
     run = cpu_of(_runpayouts(chain, admin_key, 50))
     for _ in range(1000):
         try:
@@ -593,6 +589,24 @@ def contract_sample(
     return book, claims, run
 
 
+#: recipients one sample uses: 100 booked, 5 that claim
+PER_SAMPLE = 105
+
+
+def spread_picks(names: list[str], rng: random.Random) -> list[str]:
+    """The recipients of every sample, drawn at random from the whole schedule."""
+    return rng.sample(names, PER_SAMPLE * CONTRACT_SAMPLES)
+
+
+def adjacent_picks(names: list[str], rng: random.Random) -> list[str]:
+    """The recipients of every sample, neighbours in the chain's key order (as payer sync
+    books them: it walks the schedule in that order)."""
+    ordered = sorted(names, key=name_to_int)
+    n = PER_SAMPLE * CONTRACT_SAMPLES
+    start = rng.randrange(len(ordered) - n + 1)
+    return ordered[start : start + n]
+
+
 def measure_contract(
     chain: LocalChain,
     admin_key: PrivateKey,
@@ -600,25 +614,23 @@ def measure_contract(
     *,
     size: int,
 ) -> None:
-    """Billed CPU of book (100 records), runpayouts(50) and claim in each target schedule
-    ``(schedule, names, raised, suffix)`` on the chain at ``size``: CONTRACT_SAMPLES samples
-    each, the schedules taking turns (and turns about who goes first), medians reported.
-    Billed CPU is the node's wall time: interleaving keeps what drifts with time (the node's
-    load, the kernel's caches) out of the comparison between schedules."""
-    rng = random.Random(size)
-    per = 105
-    picked = {t[0]: rng.sample(t[1], per * CONTRACT_SAMPLES) for t in targets}
-    got: dict[str, tuple[list[int], list[int], list[int]]] = {t[0]: ([], [], []) for t in targets}
+    """Billed CPU of book (100 records), runpayouts(50) and claim for each target
+    ``(schedule, picks, raised, suffix)`` on the chain at ``size`` (``picks``: the recipients
+    of every sample, PER_SAMPLE each): CONTRACT_SAMPLES samples each, the targets taking turns
+    (and turns about who goes first), medians reported. Billed CPU is the node's wall time:
+    interleaving keeps what drifts with time (the node's load, the kernel's caches) out of the
+    comparison between targets."""
+    got: dict[str, tuple[list[int], list[int], list[int]]] = {t[3]: ([], [], []) for t in targets}
     for k in range(CONTRACT_SAMPLES):
-        for schedule, _names, raised, _suffix in targets if k % 2 == 0 else targets[::-1]:
-            part = picked[schedule][k * per : (k + 1) * per]
+        for schedule, picks, raised, suffix in targets if k % 2 == 0 else targets[::-1]:
+            part = picks[k * PER_SAMPLE : (k + 1) * PER_SAMPLE]
             book, claims, run = contract_sample(chain, admin_key, schedule, part, raised)
-            got[schedule][0].append(book)
-            got[schedule][1].extend(claims)
-            got[schedule][2].append(run)
-    for schedule, _names, _raised, suffix in targets:
-        book_cpu, claim_cpu, run_cpu = got[schedule]
-        log(f"{size} {schedule}: book {book_cpu} runpayouts {run_cpu} claim {claim_cpu}")
+            got[suffix][0].append(book)
+            got[suffix][1].extend(claims)
+            got[suffix][2].append(run)
+    for schedule, _picks, _raised, suffix in targets:
+        book_cpu, claim_cpu, run_cpu = got[suffix]
+        log(f"{size} {schedule}{suffix}: book {book_cpu} runpayouts {run_cpu} claim {claim_cpu}")
         emit(f"contract_book_100_{size}_cpu_us{suffix}", statistics.median(book_cpu), "us")
         emit(f"contract_runpayouts_50_{size}_cpu_us{suffix}", statistics.median(run_cpu), "us")
         emit(f"contract_claim_{size}_cpu_us{suffix}", statistics.median(claim_cpu), "us")
@@ -704,16 +716,25 @@ def main() -> int:
                 log(f"{s}: status, web, contract")
                 measure_status(daemon, s)
                 measure_web(tmp, chain.url, sponsor, names, s)
-                targets = [(schedule, names, raised, "")]
+                rng = random.Random(s)
+                # recipients spread over the schedule (the figure of the table), neighbours in
+                # key order in the same schedule, and — from the second size on — the same in
+                # the smallest size's schedule on this chain: what grows with the schedule's
+                # tables, with the spread of the rows touched, or with the chain's whole state
+                targets = [
+                    (schedule, spread_picks(names, rng), raised, ""),
+                    (schedule, adjacent_picks(names, rng), raised, "_adjacent"),
+                ]
                 if k == 0:
-                    first = (schedule, list(names), raised, "_smallest")
+                    first_schedule, first_names, first_raised = schedule, list(names), raised
                 else:
-                    # the same in the smallest size's schedule, on this chain, in turns: what
-                    # grows with the chain's state rather than with the schedule's tables
-                    targets.append(first)
+                    targets.append(
+                        (first_schedule, spread_picks(first_names, rng), first_raised, "_smallest")
+                    )
                 measure_contract(chain, admin_key, targets, size=s)
-                for schedule_, names_, raised_, _suffix in targets:
-                    check_paid(chain, schedule_, names_, raised_)
+                check_paid(chain, schedule, names, raised)
+                if k > 0:
+                    check_paid(chain, first_schedule, first_names, first_raised)
         finally:
             if daemon is not None:
                 daemon.stop()

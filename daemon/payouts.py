@@ -24,6 +24,7 @@ and the run carries on; the run ends when the contract answers "nothing to pay".
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -31,7 +32,10 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from sqlalchemy import select
+
 from payoutengine.errors import EndpointError, TransactionError
+from payoutengine.journal import Journal, JournalTx
 from payoutengine.resourcekeeper import ResourceKeeper
 
 from .config import PayoutsConfig
@@ -41,7 +45,7 @@ from .metrics import Metrics
 from .poison import PoisonHandler
 from .sender import Sender
 
-__all__ = ["PayoutsJob"]
+__all__ = ["CountController", "PayoutsJob", "learned_count"]
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +54,8 @@ log = logging.getLogger(__name__)
 MAX_ZERO_STREAK = 20
 #: how long a get_info answer is reused to build transactions, seconds.
 INFO_REUSE_S = 0.5
+#: runpayouts read back at start to resume the count an earlier run learned
+LEARN_FROM = 20
 
 
 class CountController:
@@ -139,6 +145,28 @@ class CountController:
         if not block_cpu_us or not self.cpu_per_payment:
             return None
         return max(1, int(block_cpu_us * self.BLOCK_SHARE / self.cpu_per_payment))
+
+
+def learned_count(journal: Journal) -> tuple[int | None, float | None]:
+    """From the journal's latest runpayouts that paid: the count of the newest one that paid
+    in full, and their CPU per payment."""
+    with journal.session() as s:
+        rows = s.execute(
+            select(JournalTx.data, JournalTx.payments, JournalTx.cpu_usage_us)
+            .where(JournalTx.kind == "runpayouts", JournalTx.payments > 0)
+            .order_by(JournalTx.id.desc())
+            .limit(LEARN_FROM)
+        ).all()
+    count: int | None = None
+    cpu = paid = 0
+    for data, payments, cpu_us in rows:
+        asked = int(json.loads(data).get("count", 0))
+        if count is None and payments >= asked > 0:
+            count = asked
+        if cpu_us and payments >= CountController.MIN_SAMPLE:
+            cpu += cpu_us
+            paid += payments
+    return count, (cpu / paid if paid else None)
 
 
 class _Run:

@@ -17,7 +17,6 @@ same job at once, missed runs collapse into one):
 
 from __future__ import annotations
 
-import json
 import logging
 import signal
 import threading
@@ -27,7 +26,6 @@ from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy import select
 
 from payoutengine.authority import check_signing_key
 from payoutengine.client import ChainClient
@@ -37,7 +35,7 @@ from payoutengine.errors import (
     EndpointError,
     PayoutEngineError,
 )
-from payoutengine.journal import Journal, JournalTx
+from payoutengine.journal import Journal
 from payoutengine.keys import PrivateKey, load_key
 from payoutengine.resourcekeeper import ResourceKeeper
 from payoutengine.sending import Sender as EngineSender
@@ -49,7 +47,7 @@ from .config import Config
 from .contract import ContractView
 from .health import HealthGate
 from .metrics import Metrics
-from .payouts import CountController, PayoutsJob
+from .payouts import PayoutsJob, learned_count
 from .poison import PoisonHandler
 from .sender import Sender
 from .wakes import WakeJob
@@ -57,8 +55,6 @@ from .wakes import WakeJob
 __all__ = ["AdminDaemon", "check_key", "load_admin_key"]
 
 log = logging.getLogger(__name__)
-#: runpayouts read back at start to resume the count an earlier run learned
-LEARN_FROM = 20
 
 
 def load_admin_key(cfg: Config) -> PrivateKey:
@@ -69,28 +65,6 @@ def load_admin_key(cfg: Config) -> PrivateKey:
     return load_key(
         cfg.admin.key_env or None, Path(cfg.admin.key_file) if cfg.admin.key_file else None
     )
-
-
-def learned_count(journal: Journal) -> tuple[int | None, float | None]:
-    """From the journal's latest runpayouts that paid: the count of the newest one that paid
-    in full, and their CPU per payment."""
-    with journal.session() as s:
-        rows = s.execute(
-            select(JournalTx.data, JournalTx.payments, JournalTx.cpu_usage_us)
-            .where(JournalTx.kind == "runpayouts", JournalTx.payments > 0)
-            .order_by(JournalTx.id.desc())
-            .limit(LEARN_FROM)
-        ).all()
-    count: int | None = None
-    cpu = paid = 0
-    for data, payments, cpu_us in rows:
-        asked = int(json.loads(data).get("count", 0))
-        if count is None and payments >= asked > 0:
-            count = asked
-        if cpu_us and payments >= CountController.MIN_SAMPLE:
-            cpu += cpu_us
-            paid += payments
-    return count, (cpu / paid if paid else None)
 
 
 def check_key(client: ChainClient, cfg: Config, key: PrivateKey) -> None:

@@ -104,6 +104,7 @@ void contract::setapproval(datastream& ds, bool approved) {
    check(n.value > 0, msg::no_accounts);
    approvals_table approvals(self_, self_.value);
    pending_index pending(self_, self_.value);
+   bool changed = false;
    for (uint32_t i = 0; i < n.value; ++i) {
       name account;
       ds >> account;
@@ -117,8 +118,11 @@ void contract::setapproval(datastream& ds, bool approved) {
       row.approved = uint8_t(approved);
       approvals.modify(itr, same_payer, row);  // stays on the booking payer's RAM
       pending.set(account.value, !approved);   // rewritten in place: no RAM moves
+      changed = true;
    }
-   bump_revision();
+   // The revision tells the daemon that something moved; a batch that changed nothing (all
+   // already so, or holding code) does not wake its scans.
+   if (changed) bump_revision();
 }
 
 int32_t contract::find_funds(name payer, name tkcontract, symbol sym, funds_row& out) const {

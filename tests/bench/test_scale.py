@@ -73,5 +73,6 @@ def test_scale_bench_measures_every_part_at_two_sizes() -> None:
         assert metrics[f"sync_first_{s}_peak_rss_mb"] > 20
         for action in ("book_100", "runpayouts_50", "claim"):
             assert metrics[f"contract_{action}_{s}_cpu_us"] > 0
+            assert metrics[f"contract_{action}_{s}_cpu_us_adjacent"] > 0
             if s != SIZES[0]:  # the same actions in the smallest size's schedule
                 assert metrics[f"contract_{action}_{s}_cpu_us_smallest"] > 0

@@ -217,6 +217,11 @@ def test_approveacc_passes_over_accounts_holding_code(chain: Chain) -> None:
     chain.approve(["rcpt1", "rcpt2", "rcpt3"])
     assert [chain.approved(a) for a in ("rcpt1", "rcpt2", "rcpt3")] == [True, False, True]
     assert chain.pending() == {"rcpt2"}
+    # sent again (the daemon re-sends a pending account after recheck_interval_s): a batch
+    # that changes nothing leaves the revision alone, so the daemon's scans stay asleep
+    revision = chain.settings()["revision"]
+    chain.approve(["rcpt2", "rcpt1"])
+    assert chain.settings()["revision"] == revision and chain.pending() == {"rcpt2"}
     assert sorted(paid_to(chain, chain.runpayouts(10))) == ["rcpt1", "rcpt3"]
 
 
