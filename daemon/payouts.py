@@ -172,8 +172,10 @@ def learned_count(journal: Journal) -> tuple[int | None, float | None]:
 class _Run:
     """State shared by the sender threads of one drain."""
 
-    def __init__(self, info: dict[str, Any]) -> None:
+    def __init__(self, info: dict[str, Any], revision: int) -> None:
         self.lock = threading.Lock()
+        #: the contract's revision read before the drain sent anything
+        self.revision = revision
         self.info = info
         self.info_at = time.monotonic()
         self.in_flight: deque[int] = deque()
@@ -234,12 +236,12 @@ class PayoutsJob:
             if not self.resources.ensure():
                 return  # out of CPU/NET and past the budget: the dues wait (alerted)
             self.runs += 1
-            self._drain()
+            self._drain(settings.revision)
         except EndpointError as e:
             self.gate.mark_unhealthy(str(e))
 
-    def _drain(self) -> None:
-        run = _Run(self.view.client.get_info())
+    def _drain(self, revision: int) -> None:
+        run = _Run(self.view.client.get_info(), revision)
         n = self.cfg.senders
         if n == 1:
             self._sender_loop(run)
@@ -250,8 +252,11 @@ class PayoutsJob:
                 f.result()
 
     def _idle(self, run: _Run) -> None:
-        after = self.view.settings()
-        self._idle_revision = after.revision if after else None
+        # The revision read before this drain sent anything, not one read now: a booking
+        # between the "nothing to pay" and a read now would be taken for part of the idle
+        # state and wait idle_recheck_s. A drain that paid moved the revision itself: the next
+        # poll runs once more and finds nothing to pay (one refused transaction).
+        self._idle_revision = run.revision
         self._idle_at = time.monotonic()
         log.debug("nothing payable", extra={"revision": self._idle_revision})
         run.done.set()

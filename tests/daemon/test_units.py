@@ -5,18 +5,21 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import threading
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import select
 
 from daemon.anomalies import ChainAnomalies
 from daemon.config import load_config
+from daemon.contract import NOTHING_TO_PAY
 from daemon.metrics import Metrics
-from daemon.payouts import CountController
+from daemon.payouts import CountController, PayoutsJob
 from daemon.sender import Sender
 from payoutengine.client import ChainClient, Health
-from payoutengine.errors import ConfigError
+from payoutengine.errors import ConfigError, TransactionError
 from payoutengine.journal import Journal, Payment
 from payoutengine.keys import PrivateKey
 from payoutengine.logs import JsonFormatter
@@ -247,3 +250,49 @@ def test_payments_are_corrected_to_what_the_block_paid(tmp_path: Path) -> None:
             assert paid == [("bob", 5)]
             assert Journal.get(s, "ab" * 32).payments == 1  # type: ignore[union-attr]
     journal.close()
+
+
+def test_a_booking_just_after_nothing_to_pay_is_paid_at_the_next_poll(tmp_path: Path) -> None:
+    """The contract answers "nothing to pay" and a payer's booking executes right after, before
+    the daemon reads anything again: the next poll drains again (the revision moved since the
+    drain began), it does not take the booking for part of the idle state and leave it for
+    idle_recheck_s (an hour here)."""
+    cfg_file = tmp_path / "admin.toml"
+    cfg_file.write_text(MINIMAL + "[payouts]\nsenders = 1\nidle_recheck_s = 3600\n")
+    cfg = load_config(cfg_file, env={}).payouts
+
+    class View:
+        revision = 7
+        sends = 0
+        client = SimpleNamespace(get_info=lambda: {"head_block_num": 1})
+
+        def settings(self) -> SimpleNamespace:
+            return SimpleNamespace(revision=self.revision)
+
+        def has_active(self) -> bool:
+            return True
+
+    view = View()
+
+    def send(action: str, data: dict, *, info: dict | None = None) -> None:
+        view.sends += 1
+        if view.sends == 1:
+            view.revision += 1  # the booking, executed just after this refusal
+        raise TransactionError(NOTHING_TO_PAY)
+
+    job = PayoutsJob(
+        cfg,
+        gate=SimpleNamespace(client=lambda: object(), payouts_paused=lambda: False),
+        view=view,
+        sender=SimpleNamespace(send=send),
+        poison=None,
+        metrics=Metrics(),
+        stop=threading.Event(),
+        resources=SimpleNamespace(ensure=lambda: True),
+    )  # type: ignore[arg-type]
+    job.run()
+    assert view.sends == 1
+    job.run()  # the booking moved the revision: drain again
+    assert view.sends == 2
+    job.run()  # nothing moved since: idle until idle_recheck_s
+    assert view.sends == 2
