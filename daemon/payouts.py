@@ -11,9 +11,11 @@ daemon signs, journals and parses the next.
 at ``c`` records ``c`` as the ceiling and cuts ``count`` to 70 % of it; a transaction that used
 its whole ``count`` grows it by a quarter, but not past 85 % of the ceiling; the ceiling itself
 is probed upwards again every so often (the chain may grant more later). ``count`` also stays
-within 30 % of a block's CPU (get_info's ``block_cpu_limit``) at the CPU per payment measured so
-far: three transactions then fill a block, where two big ones would leave a third of it unused
-(on EOS a 150 ms transaction fits a 200 ms block once). Always within ``min_count..max_count``.
+within 30 % of a block's CPU at the CPU per payment measured so far: three transactions then
+fill a block, where two big ones would leave a third of it unused (on EOS a 150 ms transaction
+fits a 200 ms block once). A block's CPU is the largest ``block_cpu_limit`` get_info has shown:
+the node reports what is left of the block it is building, so one read late in a full block
+must not shrink ``count`` to a sliver of it. Always within ``min_count..max_count``.
 
 No run starts, and a run in progress stops sending, while the health gate reports a chain
 anomaly (:mod:`daemon.anomalies`); payouts resume when the chain recovers.
@@ -81,6 +83,9 @@ class CountController:
         self.ceiling: int | None = None
         #: running estimate of the CPU (µs) one payment costs, from executed transactions
         self.cpu_per_payment: float | None = None
+        #: a whole block's CPU (µs): the largest get_info ``block_cpu_limit`` seen (that figure
+        #: is what is left of the block being built)
+        self.block_cpu_us: int | None = None
         self._successes = 0
         self._lock = threading.Lock()
         self._metrics = metrics
@@ -115,9 +120,11 @@ class CountController:
         block_cpu_us: int | None = None,
     ) -> None:
         """Record a transaction that executed: it paid ``paid`` of ``count``, billed
-        ``cpu_us``, in a chain whose blocks hold ``block_cpu_us`` of CPU (get_info's
-        ``block_cpu_limit``)."""
+        ``cpu_us``, sent when get_info's ``block_cpu_limit`` (what is left of the block being
+        built) was ``block_cpu_us``."""
         with self._lock:
+            if block_cpu_us and block_cpu_us > (self.block_cpu_us or 0):
+                self.block_cpu_us = block_cpu_us
             self._successes += 1
             if cpu_us and paid >= self.MIN_SAMPLE:
                 sample = cpu_us / paid
@@ -127,7 +134,7 @@ class CountController:
                 )
             if self.ceiling is not None and self._successes % self.PROBE_EVERY == 0:
                 self.ceiling = int(self.ceiling * 1.1) + 1
-            block_cap = self._block_cap(block_cpu_us)
+            block_cap = self._block_cap(self.block_cpu_us)
             if block_cap is not None and self.value > block_cap:
                 self.value = max(self.min, block_cap)
                 self._metrics.count.set(self.value)
