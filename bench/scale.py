@@ -401,8 +401,8 @@ def measure_daemon(
     # part-way into a block, as any round does, can take one more): at 10,000 recipients a
     # round is a few blocks, and this, not the rate inside them, decides the ratio above
     emit(f"daemon_drain_{s}_blocks", r2["blocks"], "blocks", math.ceil(r2["cpu_us"] / block_cpu_us))
-    # the same without the round's first and last blocks (the daemon's start, raising its
-    # count from start_count, and the tail): what a long round runs at
+    # the same without the round's first and last blocks (the daemon's start part-way into a
+    # block, and the tail): what a long round runs at
     inner = steady_rate(daemon.journal, r1["last_id"])
     if inner is not None:
         emit(f"daemon_drain_{s}_steady_ratio_to_capacity", round(inner / capacity, 3), "")
@@ -599,8 +599,8 @@ def spread_picks(names: list[str], rng: random.Random) -> list[str]:
 
 
 def adjacent_picks(names: list[str], rng: random.Random) -> list[str]:
-    """The recipients of every sample, neighbours in the chain's key order (as payer sync
-    books them: it walks the schedule in that order)."""
+    """The recipients of every sample, neighbours in the chain's key order (payer sync sorts
+    its batches by name, which is that order)."""
     ordered = sorted(names, key=name_to_int)
     n = PER_SAMPLE * CONTRACT_SAMPLES
     start = rng.randrange(len(ordered) - n + 1)

@@ -134,7 +134,7 @@ class CountController:
                 )
             if self.ceiling is not None and self._successes % self.PROBE_EVERY == 0:
                 self.ceiling = int(self.ceiling * 1.1) + 1
-            block_cap = self._block_cap(self.block_cpu_us)
+            block_cap = self._block_cap()
             if block_cap is not None and self.value > block_cap:
                 self.value = max(self.min, block_cap)
                 self._metrics.count.set(self.value)
@@ -148,10 +148,10 @@ class CountController:
             self.value = max(self.min, min(self.max, target))
             self._metrics.count.set(self.value)
 
-    def _block_cap(self, block_cpu_us: int | None) -> int | None:
-        if not block_cpu_us or not self.cpu_per_payment:
+    def _block_cap(self) -> int | None:
+        if not self.block_cpu_us or not self.cpu_per_payment:
             return None
-        return max(1, int(block_cpu_us * self.BLOCK_SHARE / self.cpu_per_payment))
+        return max(1, int(self.block_cpu_us * self.BLOCK_SHARE / self.cpu_per_payment))
 
 
 def learned_count(journal: Journal) -> tuple[int | None, float | None]:
